@@ -1,0 +1,271 @@
+package policy
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"sync"
+
+	"github.com/google/go-containerregistry/pkg/name"
+	"github.com/open-policy-agent/opa/v1/ast"
+	"github.com/open-policy-agent/opa/v1/rego"
+	"github.com/open-policy-agent/opa/v1/types"
+	corev1 "k8s.io/api/core/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	psaapi "k8s.io/pod-security-admission/api"
+	psa "k8s.io/pod-security-admission/policy"
+
+	"github.com/bulwark-k8s/bulwark/internal/k8s"
+)
+
+// builtins returns Bulwark's Rego builtins, available to every template:
+//
+//	bulwark.pod_security(obj, level, checks) -> [{"check", "reason", "detail"}]
+//	    runs the Kubernetes Pod Security Standards checks (the
+//	    pod-security-admission library) of level "baseline" or
+//	    "restricted" on the pod spec obj carries, reporting only the
+//	    named check IDs (all of the level when checks is empty).
+//	bulwark.parse_image(ref) -> {"registry", "repository", "name", "tag", "digest"}
+//	    parses an image reference as the container runtime does
+//	    ("centos" is docker.io/library/centos:latest); undefined when
+//	    the reference is invalid.
+func builtins() []func(*rego.Rego) {
+	return []func(*rego.Rego){
+		rego.Function3(&rego.Function{
+			Name:    "bulwark.pod_security",
+			Decl:    types.NewFunction(types.Args(types.A, types.S, types.NewArray(nil, types.S)), types.NewArray(nil, types.A)),
+			Memoize: true,
+		}, podSecurityBuiltin),
+		rego.Function1(&rego.Function{
+			Name:    "bulwark.parse_image",
+			Decl:    types.NewFunction(types.Args(types.S), types.NewObject(nil, types.NewDynamicProperty(types.S, types.S))),
+			Memoize: true,
+		}, parseImageBuiltin),
+	}
+}
+
+// pssChecks holds one evaluator per Pod Security Standards check, so each
+// result can be attributed to its check ID.
+type pssCheck struct {
+	id    string
+	level psaapi.Level
+	eval  psa.Evaluator
+}
+
+var pssChecks = sync.OnceValues(func() ([]pssCheck, error) {
+	var out []pssCheck
+	for _, c := range psa.DefaultChecks() {
+		ev, err := psa.NewEvaluator([]psa.Check{c}, nil)
+		if err != nil {
+			return nil, fmt.Errorf("pod security check %s: %w", c.ID, err)
+		}
+		out = append(out, pssCheck{id: string(c.ID), level: c.Level, eval: ev})
+	}
+	return out, nil
+})
+
+// PodSecurityCheckIDs lists the Pod Security Standards check IDs by level.
+func PodSecurityCheckIDs() (map[string][]string, error) {
+	cs, err := pssChecks()
+	if err != nil {
+		return nil, err
+	}
+	out := map[string][]string{}
+	for _, c := range cs {
+		out[string(c.level)] = append(out[string(c.level)], c.id)
+	}
+	return out, nil
+}
+
+type typedPod struct {
+	meta *metav1.ObjectMeta
+	spec *corev1.PodSpec
+	err  error
+}
+
+type reviewCacheKey struct{}
+
+// reviewCache keeps per-review work (decoding a pod spec into typed form)
+// shared by the constraints that need it.
+type reviewCache struct {
+	mu   sync.Mutex
+	pods map[ast.Value]*typedPod
+}
+
+func withReviewCache(ctx context.Context) context.Context {
+	return context.WithValue(ctx, reviewCacheKey{}, &reviewCache{pods: map[ast.Value]*typedPod{}})
+}
+
+func typedPodOf(ctx context.Context, v ast.Value) *typedPod {
+	rc, _ := ctx.Value(reviewCacheKey{}).(*reviewCache)
+	_, isObj := v.(ast.Object)
+	if rc != nil && isObj {
+		rc.mu.Lock()
+		defer rc.mu.Unlock()
+		if p, ok := rc.pods[v]; ok {
+			return p
+		}
+	}
+	p := decodePod(v)
+	if rc != nil && isObj {
+		rc.pods[v] = p
+	}
+	return p
+}
+
+func decodePod(v ast.Value) *typedPod {
+	raw, err := ast.JSON(v)
+	if err != nil {
+		return &typedPod{err: err}
+	}
+	m, ok := raw.(map[string]any)
+	if !ok {
+		return &typedPod{err: fmt.Errorf("expected an object, got %T", raw)}
+	}
+	tpl, ok := k8s.PodTemplateOf(&k8s.Object{Content: m})
+	if !ok {
+		return &typedPod{}
+	}
+	p := &typedPod{meta: &metav1.ObjectMeta{}, spec: &corev1.PodSpec{}}
+	if err := roundTrip(tpl.Metadata, p.meta); err != nil {
+		return &typedPod{err: fmt.Errorf("metadata: %w", err)}
+	}
+	if err := roundTrip(tpl.Spec, p.spec); err != nil {
+		return &typedPod{err: fmt.Errorf("pod spec: %w", err)}
+	}
+	return p
+}
+
+func roundTrip(in any, out any) error {
+	if in == nil {
+		return nil
+	}
+	js, err := json.Marshal(in)
+	if err != nil {
+		return err
+	}
+	return json.Unmarshal(js, out)
+}
+
+func podSecurityBuiltin(bctx rego.BuiltinContext, objT, levelT, checksT *ast.Term) (*ast.Term, error) {
+	level, ok := levelT.Value.(ast.String)
+	if !ok {
+		return nil, fmt.Errorf("bulwark.pod_security: level must be a string")
+	}
+	lv := psaapi.Level(level)
+	if lv != psaapi.LevelBaseline && lv != psaapi.LevelRestricted {
+		return nil, fmt.Errorf("bulwark.pod_security: level %q is not baseline or restricted", string(level))
+	}
+	want := map[string]bool{}
+	if arr, ok := checksT.Value.(*ast.Array); ok {
+		arr.Foreach(func(t *ast.Term) {
+			if s, ok := t.Value.(ast.String); ok {
+				want[string(s)] = true
+			}
+		})
+	}
+	cs, err := pssChecks()
+	if err != nil {
+		return nil, err
+	}
+	p := typedPodOf(bctx.Context, objT.Value)
+	if p.err != nil {
+		return nil, fmt.Errorf("bulwark.pod_security: %w", p.err)
+	}
+	var out []*ast.Term
+	if p.spec == nil {
+		return ast.ArrayTerm(), nil
+	}
+	latest := psaapi.LevelVersion{Level: lv, Version: psaapi.LatestVersion()}
+	for _, c := range cs {
+		if len(want) > 0 && !want[c.id] {
+			continue
+		}
+		if lv == psaapi.LevelBaseline && c.level != psaapi.LevelBaseline {
+			continue
+		}
+		for _, r := range c.eval.EvaluatePod(psaapi.LevelVersion{Level: c.level, Version: latest.Version}, p.meta, p.spec) {
+			if r.Allowed {
+				continue
+			}
+			out = append(out, ast.ObjectTerm(
+				ast.Item(ast.StringTerm("check"), ast.StringTerm(c.id)),
+				ast.Item(ast.StringTerm("reason"), ast.StringTerm(r.ForbiddenReason)),
+				ast.Item(ast.StringTerm("detail"), ast.StringTerm(r.ForbiddenDetail)),
+			))
+		}
+	}
+	return ast.ArrayTerm(out...), nil
+}
+
+func parseImageBuiltin(_ rego.BuiltinContext, refT *ast.Term) (*ast.Term, error) {
+	s, ok := refT.Value.(ast.String)
+	if !ok {
+		return nil, nil
+	}
+	ref, err := name.ParseReference(string(s))
+	if err != nil {
+		return nil, nil // undefined: an invalid reference
+	}
+	repo := ref.Context()
+	registry := repo.RegistryStr()
+	if registry == name.DefaultRegistry {
+		registry = "docker.io" // as written in image references
+	}
+	tag, digest := "", ""
+	switch r := ref.(type) {
+	case name.Tag:
+		// ParseReference defaults the tag to "latest"; report only an
+		// explicit one.
+		if hasExplicitTag(string(s)) {
+			tag = r.TagStr()
+		}
+	case name.Digest:
+		digest = r.DigestStr()
+		if t := explicitTagBeforeDigest(string(s)); t != "" {
+			tag = t
+		}
+	}
+	return ast.ObjectTerm(
+		ast.Item(ast.StringTerm("registry"), ast.StringTerm(registry)),
+		ast.Item(ast.StringTerm("repository"), ast.StringTerm(repo.RepositoryStr())),
+		ast.Item(ast.StringTerm("name"), ast.StringTerm(registry+"/"+repo.RepositoryStr())),
+		ast.Item(ast.StringTerm("tag"), ast.StringTerm(tag)),
+		ast.Item(ast.StringTerm("digest"), ast.StringTerm(digest)),
+	), nil
+}
+
+// hasExplicitTag reports whether an image reference (without digest) names
+// a tag: a ':' after the last '/'.
+func hasExplicitTag(ref string) bool {
+	last := 0
+	for i := len(ref) - 1; i >= 0; i-- {
+		if ref[i] == '/' {
+			last = i
+			break
+		}
+	}
+	for i := last; i < len(ref); i++ {
+		if ref[i] == ':' {
+			return true
+		}
+	}
+	return false
+}
+
+func explicitTagBeforeDigest(ref string) string {
+	for i := 0; i < len(ref); i++ {
+		if ref[i] == '@' {
+			base := ref[:i]
+			if !hasExplicitTag(base) {
+				return ""
+			}
+			for j := len(base) - 1; j >= 0; j-- {
+				if base[j] == ':' {
+					return base[j+1:]
+				}
+			}
+		}
+	}
+	return ""
+}

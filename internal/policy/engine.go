@@ -1,0 +1,448 @@
+package policy
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"sort"
+	"sync"
+	"time"
+
+	"github.com/open-policy-agent/opa/v1/ast"
+	"github.com/open-policy-agent/opa/v1/rego"
+	"github.com/open-policy-agent/opa/v1/storage"
+	"github.com/open-policy-agent/opa/v1/storage/inmem"
+	"github.com/open-policy-agent/opa/v1/topdown"
+
+	"github.com/bulwark-k8s/bulwark/internal/k8s"
+)
+
+// DefaultTimeout bounds one Review when the context has no deadline.
+const DefaultTimeout = 3 * time.Second
+
+// Engine holds compiled templates, their constraints and the inventory.
+// Add and Remove methods may run while reviews are in flight; a review sees
+// the constraints present when it started.
+type Engine struct {
+	mu          sync.RWMutex
+	templates   map[string]*Template   // by constraint kind
+	constraints map[string]*Constraint // by kind/name
+	ordered     []*Constraint
+	namespaces  map[string]map[string]string // namespace name -> labels
+
+	store   storage.Store
+	timeout time.Duration
+	regoOpt []func(*rego.Rego)
+}
+
+// Option configures an Engine.
+type Option func(*Engine)
+
+// WithTimeout bounds each review.
+func WithTimeout(d time.Duration) Option { return func(e *Engine) { e.timeout = d } }
+
+// WithRegoOptions adds compile-time options (custom builtins) to every
+// template.
+func WithRegoOptions(opts ...func(*rego.Rego)) Option {
+	return func(e *Engine) { e.regoOpt = append(e.regoOpt, opts...) }
+}
+
+// New returns an empty engine with Bulwark's builtins.
+func New(opts ...Option) *Engine {
+	e := &Engine{
+		templates:   map[string]*Template{},
+		constraints: map[string]*Constraint{},
+		namespaces:  map[string]map[string]string{},
+		store: inmem.NewFromObjectWithOpts(map[string]any{"inventory": map[string]any{}},
+			inmem.OptRoundTripOnWrite(false), inmem.OptReturnASTValuesOnRead(true)),
+		timeout: DefaultTimeout,
+		regoOpt: builtins(),
+	}
+	for _, o := range opts {
+		o(e)
+	}
+	return e
+}
+
+// AddTemplate compiles a ConstraintTemplate and adds (or replaces) it.
+// Constraints of a replaced template are checked again against the new
+// schema; those that no longer fit are removed and reported in the error.
+func (e *Engine) AddTemplate(ctx context.Context, o *k8s.Object) (*Template, error) {
+	t, err := compileTemplate(ctx, o, e.store, e.regoOpt)
+	if err != nil {
+		return nil, fmt.Errorf("template %s: %w", o.Name(), err)
+	}
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	if old, ok := e.templates[t.Kind]; ok && old.Name != t.Name {
+		return nil, fmt.Errorf("template %s: kind %s is already defined by template %s", t.Name, t.Kind, old.Name)
+	}
+	e.templates[t.Kind] = t
+	var errs []error
+	for key, c := range e.constraints {
+		if c.Kind != t.Kind {
+			continue
+		}
+		nc, err := newConstraint(c.Source, t)
+		if err != nil {
+			delete(e.constraints, key)
+			errs = append(errs, fmt.Errorf("constraint %s %s removed: %w", c.Kind, c.Name, err))
+			continue
+		}
+		e.constraints[key] = nc
+	}
+	e.reorder()
+	return t, errors.Join(errs...)
+}
+
+// RemoveTemplate removes a template and its constraints.
+func (e *Engine) RemoveTemplate(kind string) {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	delete(e.templates, kind)
+	for key, c := range e.constraints {
+		if c.Kind == kind {
+			delete(e.constraints, key)
+		}
+	}
+	e.reorder()
+}
+
+// AddConstraint validates a constraint against its template and adds (or
+// replaces) it.
+func (e *Engine) AddConstraint(o *k8s.Object) (*Constraint, error) {
+	if !IsConstraint(o) {
+		return nil, fmt.Errorf("%s %s is not a constraint (group %s)", o.Kind(), o.Name(), ConstraintGroup)
+	}
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	t, ok := e.templates[o.Kind()]
+	if !ok {
+		return nil, fmt.Errorf("constraint %s %s: no ConstraintTemplate defines kind %s", o.Kind(), o.Name(), o.Kind())
+	}
+	c, err := newConstraint(o, t)
+	if err != nil {
+		return nil, fmt.Errorf("constraint %s %s: %w", o.Kind(), o.Name(), err)
+	}
+	e.constraints[c.Kind+"/"+c.Name] = c
+	e.reorder()
+	return c, nil
+}
+
+// RemoveConstraint removes a constraint.
+func (e *Engine) RemoveConstraint(kind, name string) {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	delete(e.constraints, kind+"/"+name)
+	e.reorder()
+}
+
+// Templates returns the templates sorted by kind.
+func (e *Engine) Templates() []*Template {
+	e.mu.RLock()
+	defer e.mu.RUnlock()
+	out := make([]*Template, 0, len(e.templates))
+	for _, t := range e.templates {
+		out = append(out, t)
+	}
+	sort.Slice(out, func(i, j int) bool { return out[i].Kind < out[j].Kind })
+	return out
+}
+
+// Constraints returns the constraints sorted by kind and name.
+func (e *Engine) Constraints() []*Constraint {
+	e.mu.RLock()
+	defer e.mu.RUnlock()
+	return e.ordered
+}
+
+func (e *Engine) reorder() {
+	out := make([]*Constraint, 0, len(e.constraints))
+	for _, c := range e.constraints {
+		out = append(out, c)
+	}
+	sort.Slice(out, func(i, j int) bool {
+		if out[i].Kind != out[j].Kind {
+			return out[i].Kind < out[j].Kind
+		}
+		return out[i].Name < out[j].Name
+	})
+	e.ordered = out
+}
+
+// SetInventory replaces data.inventory with objs, laid out as Gatekeeper
+// lays out its synced data: inventory.cluster[groupVersion][kind][name] and
+// inventory.namespace[ns][groupVersion][kind][name]. Namespaces among objs
+// also supply labels for namespaceSelector.
+func (e *Engine) SetInventory(ctx context.Context, objs []*k8s.Object) error {
+	cluster := map[string]any{}
+	namespaced := map[string]any{}
+	nsLabels := map[string]map[string]string{}
+	for _, o := range objs {
+		gv := o.APIVersion()
+		kind := o.Kind()
+		name := o.Name()
+		if ns := o.Namespace(); ns != "" {
+			put(namespaced, o.Content, ns, gv, kind, name)
+		} else {
+			put(cluster, o.Content, gv, kind, name)
+		}
+		if o.IsNamespace() {
+			nsLabels[name] = namespaceLabels(o)
+		}
+	}
+	inv, err := ast.InterfaceToValue(map[string]any{"cluster": cluster, "namespace": namespaced})
+	if err != nil {
+		return fmt.Errorf("inventory: %w", err)
+	}
+	err = storage.Txn(ctx, e.store, storage.WriteParams, func(txn storage.Transaction) error {
+		return e.store.Write(ctx, txn, storage.ReplaceOp, storage.MustParsePath("/inventory"), inv)
+	})
+	if err != nil {
+		return fmt.Errorf("inventory: %w", err)
+	}
+	e.mu.Lock()
+	e.namespaces = nsLabels
+	e.mu.Unlock()
+	return nil
+}
+
+// namespaceLabels returns a Namespace's labels, with the
+// kubernetes.io/metadata.name label the API server always sets.
+func namespaceLabels(o *k8s.Object) map[string]string {
+	l := o.Labels()
+	if l == nil {
+		l = map[string]string{}
+	}
+	if _, ok := l["kubernetes.io/metadata.name"]; !ok {
+		l["kubernetes.io/metadata.name"] = o.Name()
+	}
+	return l
+}
+
+func put(root map[string]any, obj map[string]any, path ...string) {
+	cur := root
+	for _, p := range path[:len(path)-1] {
+		next, ok := cur[p].(map[string]any)
+		if !ok {
+			next = map[string]any{}
+			cur[p] = next
+		}
+		cur = next
+	}
+	cur[path[len(path)-1]] = obj
+}
+
+// Result is one violation.
+type Result struct {
+	Constraint *Constraint
+	Msg        string
+	Details    any
+	// EnforcementAction is the constraint's action.
+	EnforcementAction string
+	// Implied is set when the violation is in the Pod implied by a
+	// workload's pod template (TemplatePath says where).
+	Implied      bool
+	TemplatePath string
+}
+
+// EvalError is a template that failed to evaluate for one review.
+type EvalError struct {
+	Constraint *Constraint
+	Err        error
+}
+
+func (e *EvalError) Error() string {
+	return fmt.Sprintf("constraint %s %s: %v", e.Constraint.Kind, e.Constraint.Name, e.Err)
+}
+
+func (e *EvalError) Unwrap() error { return e.Err }
+
+// Review evaluates every matching constraint on r. It returns the
+// violations found and, joined, the errors of constraints that could not
+// be evaluated (a timeout among them).
+func (e *Engine) Review(ctx context.Context, r *Request) ([]Result, error) {
+	return e.review(ctx, r, nil)
+}
+
+// ReviewObject reviews o as Gatekeeper's audit does and, when o carries a
+// pod template, the Pod it implies against the constraints that did not
+// already match o itself; those results are marked Implied. It also returns
+// every constraint that matched o or its implied Pod.
+func (e *Engine) ReviewObject(ctx context.Context, o *k8s.Object) ([]Result, []*Constraint, error) {
+	req := ObjectRequest(o)
+	req.NamespaceLabels = e.NamespaceLabels(o.Namespace())
+	matched := map[*Constraint]bool{}
+	res, err := e.review(ctx, req, matched)
+	pod, ok := k8s.ImpliedPod(o)
+	if !ok {
+		return res, matchedList(matched), err
+	}
+	preq := ObjectRequest(pod)
+	preq.NamespaceLabels = req.NamespaceLabels
+	preq.Generated = true
+	tpl, _ := k8s.PodTemplateOf(o)
+	pres, perr := e.reviewExcept(ctx, preq, matched)
+	for i := range pres {
+		pres[i].Implied = true
+		pres[i].TemplatePath = tpl.Path
+	}
+	return append(res, pres...), matchedList(matched), errors.Join(err, perr)
+}
+
+func matchedList(m map[*Constraint]bool) []*Constraint {
+	out := make([]*Constraint, 0, len(m))
+	for c := range m {
+		out = append(out, c)
+	}
+	return out
+}
+
+// NamespaceLabels returns the labels of a namespace in the inventory, or
+// nil when it is not there.
+func (e *Engine) NamespaceLabels(ns string) map[string]string {
+	if ns == "" {
+		return nil
+	}
+	e.mu.RLock()
+	defer e.mu.RUnlock()
+	return e.namespaces[ns]
+}
+
+// Matching returns the constraints that match r.
+func (e *Engine) Matching(r *Request) ([]*Constraint, error) {
+	targets, err := r.targets()
+	if err != nil {
+		return nil, err
+	}
+	var out []*Constraint
+	for _, c := range e.Constraints() {
+		for i := range targets {
+			if c.Match.matches(&targets[i]) {
+				out = append(out, c)
+				break
+			}
+		}
+	}
+	return out, nil
+}
+
+func (e *Engine) review(ctx context.Context, r *Request, matched map[*Constraint]bool) ([]Result, error) {
+	cs, err := e.Matching(r)
+	if err != nil {
+		return nil, err
+	}
+	for _, c := range cs {
+		if matched != nil {
+			matched[c] = true
+		}
+	}
+	return e.evaluate(ctx, r, cs)
+}
+
+func (e *Engine) reviewExcept(ctx context.Context, r *Request, skip map[*Constraint]bool) ([]Result, error) {
+	cs, err := e.Matching(r)
+	if err != nil {
+		return nil, err
+	}
+	kept := cs[:0]
+	for _, c := range cs {
+		if !skip[c] {
+			kept = append(kept, c)
+			skip[c] = true
+		}
+	}
+	return e.evaluate(ctx, r, kept)
+}
+
+// evaluate runs the given constraints on r within the review deadline.
+func (e *Engine) evaluate(ctx context.Context, r *Request, cs []*Constraint) ([]Result, error) {
+	if len(cs) == 0 {
+		return nil, nil
+	}
+	if _, ok := ctx.Deadline(); !ok && e.timeout > 0 {
+		var cancel context.CancelFunc
+		ctx, cancel = context.WithTimeout(ctx, e.timeout)
+		defer cancel()
+	}
+	review, err := ast.InterfaceToValue(r.Review)
+	if err != nil {
+		return nil, fmt.Errorf("review: %w", err)
+	}
+	reviewTerm := ast.NewTerm(review)
+	ctx = withReviewCache(ctx)
+
+	cancel := topdown.NewCancel()
+	stop := context.AfterFunc(ctx, cancel.Cancel)
+	defer stop()
+
+	txn, err := e.store.NewTransaction(ctx)
+	if err != nil {
+		return nil, err
+	}
+	defer e.store.Abort(ctx, txn)
+
+	var out []Result
+	var errs []error
+	for _, c := range cs {
+		input := ast.NewObject(
+			[2]*ast.Term{ast.StringTerm("review"), reviewTerm},
+			[2]*ast.Term{ast.StringTerm("parameters"), c.params},
+		)
+		rs, err := c.template.query.Eval(ctx,
+			rego.EvalParsedInput(input),
+			rego.EvalTransaction(txn),
+			rego.EvalExternalCancel(cancel),
+		)
+		if err != nil {
+			if ctx.Err() != nil {
+				err = fmt.Errorf("evaluation exceeded its deadline: %w", ctx.Err())
+			}
+			errs = append(errs, &EvalError{Constraint: c, Err: err})
+			if ctx.Err() != nil {
+				break
+			}
+			continue
+		}
+		vs, err := violations(rs)
+		if err != nil {
+			errs = append(errs, &EvalError{Constraint: c, Err: err})
+			continue
+		}
+		for _, v := range vs {
+			out = append(out, Result{Constraint: c, Msg: v.msg, Details: v.details, EnforcementAction: c.EnforcementAction})
+		}
+	}
+	return out, errors.Join(errs...)
+}
+
+type violation struct {
+	msg     string
+	details any
+}
+
+// violations reads the violation set of a result, enforcing the
+// violation[{"msg": string, "details": any}] contract.
+func violations(rs rego.ResultSet) ([]violation, error) {
+	if len(rs) == 0 || len(rs[0].Expressions) == 0 {
+		return nil, nil
+	}
+	items, ok := rs[0].Expressions[0].Value.([]any)
+	if !ok {
+		return nil, fmt.Errorf("violation is not a set (got %T)", rs[0].Expressions[0].Value)
+	}
+	out := make([]violation, 0, len(items))
+	for _, it := range items {
+		m, ok := it.(map[string]any)
+		if !ok {
+			return nil, fmt.Errorf("violation entry is not an object: %v", it)
+		}
+		msg, ok := m["msg"].(string)
+		if !ok {
+			return nil, fmt.Errorf(`violation entry has no string "msg": %v`, it)
+		}
+		out = append(out, violation{msg: msg, details: m["details"]})
+	}
+	sort.SliceStable(out, func(i, j int) bool { return out[i].msg < out[j].msg })
+	return out, nil
+}

@@ -1,0 +1,288 @@
+package policy
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"sort"
+	"strings"
+
+	"github.com/open-policy-agent/opa/v1/ast"
+	"github.com/open-policy-agent/opa/v1/rego"
+	"github.com/open-policy-agent/opa/v1/storage"
+	apiextensions "k8s.io/apiextensions-apiserver/pkg/apis/apiextensions"
+	apiextensionsv1 "k8s.io/apiextensions-apiserver/pkg/apis/apiextensions/v1"
+	"k8s.io/apiextensions-apiserver/pkg/apiserver/validation"
+	utiljson "k8s.io/apimachinery/pkg/util/json"
+	"k8s.io/apimachinery/pkg/util/validation/field"
+
+	"github.com/bulwark-k8s/bulwark/internal/k8s"
+)
+
+// TemplateGroup is the API group of ConstraintTemplates.
+const TemplateGroup = "templates.gatekeeper.sh"
+
+// ConstraintGroup is the API group of constraints.
+const ConstraintGroup = "constraints.gatekeeper.sh"
+
+// Target is the only Gatekeeper target Bulwark evaluates.
+const Target = "admission.k8s.gatekeeper.sh"
+
+// ErrSchema marks constraint parameters that do not fit their template's
+// schema.
+var ErrSchema = errors.New("parameters do not match the template's schema")
+
+// Template is a compiled ConstraintTemplate.
+type Template struct {
+	// Name is metadata.name; Kind is the constraint kind it defines.
+	Name string
+	Kind string
+	// Source is the object the template was read from.
+	Source *k8s.Object
+
+	query     rego.PreparedEvalQuery
+	validator validation.SchemaValidator
+}
+
+// IsTemplate reports whether o is a ConstraintTemplate.
+func IsTemplate(o *k8s.Object) bool {
+	gvk := o.GroupVersionKind()
+	return gvk.Group == TemplateGroup && gvk.Kind == "ConstraintTemplate"
+}
+
+// IsConstraint reports whether o is a constraint (any kind in the
+// constraints.gatekeeper.sh group).
+func IsConstraint(o *k8s.Object) bool {
+	return o.GroupVersionKind().Group == ConstraintGroup
+}
+
+type regoSource struct {
+	rego    string
+	libs    []string
+	version string
+}
+
+// compileTemplate parses and compiles a ConstraintTemplate object.
+func compileTemplate(ctx context.Context, o *k8s.Object, store storage.Store, opts []func(*rego.Rego)) (*Template, error) {
+	if !IsTemplate(o) {
+		return nil, fmt.Errorf("not a ConstraintTemplate: %s %s", o.APIVersion(), o.Kind())
+	}
+	spec, _ := o.Content["spec"].(map[string]any)
+	kind := str(dig(spec, "crd", "spec", "names", "kind"))
+	if kind == "" {
+		return nil, errors.New("spec.crd.spec.names.kind is required")
+	}
+	name := o.Name()
+	if name != strings.ToLower(kind) {
+		return nil, fmt.Errorf("template's name %q is not equal to the lowercase of its CRD kind %q", name, strings.ToLower(kind))
+	}
+	t := &Template{Name: name, Kind: kind, Source: o}
+
+	if raw := dig(spec, "crd", "spec", "validation", "openAPIV3Schema"); raw != nil {
+		v, err := newValidator(raw)
+		if err != nil {
+			return nil, fmt.Errorf("spec.crd.spec.validation.openAPIV3Schema: %w", err)
+		}
+		t.validator = v
+	}
+
+	src, err := targetRego(spec)
+	if err != nil {
+		return nil, err
+	}
+	modules, pkg, err := parseModules(name, src)
+	if err != nil {
+		return nil, err
+	}
+	ropts := []func(*rego.Rego){
+		rego.Query(pkg + ".violation"),
+		rego.Store(store),
+		rego.StrictBuiltinErrors(false),
+		rego.UnsafeBuiltins(unsafeBuiltins),
+	}
+	for _, m := range modules {
+		ropts = append(ropts, rego.ParsedModule(m))
+	}
+	ropts = append(ropts, opts...)
+	q, err := rego.New(ropts...).PrepareForEval(ctx)
+	if err != nil {
+		return nil, fmt.Errorf("compile rego: %w", err)
+	}
+	t.query = q
+	return t, nil
+}
+
+// unsafeBuiltins are refused in templates: policy evaluation must not reach
+// the network or the host.
+var unsafeBuiltins = map[string]struct{}{
+	"http.send":              {},
+	"net.lookup_ip_addr":     {},
+	"opa.runtime":            {},
+	"providers.aws.sign_req": {},
+}
+
+// targetRego finds the Rego of the admission.k8s.gatekeeper.sh target,
+// either in targets[].rego/libs or in targets[].code[] with engine Rego.
+func targetRego(spec map[string]any) (regoSource, error) {
+	targets, _ := spec["targets"].([]any)
+	if len(targets) == 0 {
+		return regoSource{}, errors.New("spec.targets is empty")
+	}
+	if len(targets) > 1 {
+		return regoSource{}, fmt.Errorf("spec.targets has %d entries; exactly one is supported", len(targets))
+	}
+	tgt, _ := targets[0].(map[string]any)
+	if name := str(tgt["target"]); name != Target {
+		return regoSource{}, fmt.Errorf("spec.targets[0].target is %q; only %q is supported", name, Target)
+	}
+	if r := str(tgt["rego"]); r != "" {
+		return regoSource{rego: r, libs: strs(tgt["libs"])}, nil
+	}
+	code, _ := tgt["code"].([]any)
+	var engines []string
+	for _, c := range code {
+		cm, _ := c.(map[string]any)
+		engine := str(cm["engine"])
+		engines = append(engines, engine)
+		if engine != "Rego" {
+			continue
+		}
+		source, _ := cm["source"].(map[string]any)
+		if r := str(source["rego"]); r != "" {
+			return regoSource{rego: r, libs: strs(source["libs"]), version: str(source["version"])}, nil
+		}
+		return regoSource{}, errors.New("spec.targets[0].code[engine=Rego].source.rego is empty")
+	}
+	if len(engines) > 0 {
+		return regoSource{}, fmt.Errorf("spec.targets[0] has no Rego code (engines: %s); only the Rego engine is supported", strings.Join(engines, ", "))
+	}
+	return regoSource{}, errors.New("spec.targets[0] has no rego")
+}
+
+// parseModules parses the template's rego and libs, returning the modules
+// and the data path of the main package.
+func parseModules(name string, src regoSource) ([]*ast.Module, string, error) {
+	main, err := parseRego(name+".rego", src.rego, src.version)
+	if err != nil {
+		return nil, "", err
+	}
+	if !hasRule(main, "violation") {
+		return nil, "", errors.New("rego has no violation rule")
+	}
+	mods := []*ast.Module{main}
+	for i, lib := range src.libs {
+		m, err := parseRego(fmt.Sprintf("%s.lib%d.rego", name, i), lib, src.version)
+		if err != nil {
+			return nil, "", fmt.Errorf("libs[%d]: %w", i, err)
+		}
+		if p := m.Package.Path.String(); !strings.HasPrefix(p, "data.lib.") && p != "data.lib" {
+			return nil, "", fmt.Errorf("libs[%d]: package %s must start with lib", i, strings.TrimPrefix(p, "data."))
+		}
+		mods = append(mods, m)
+	}
+	return mods, main.Package.Path.String(), nil
+}
+
+// parseRego parses Rego as v0 (Gatekeeper's default), or v1 when the
+// template says so; an unversioned module that is only valid v1 is
+// accepted as v1.
+func parseRego(file, src, version string) (*ast.Module, error) {
+	switch version {
+	case "v1":
+		return ast.ParseModuleWithOpts(file, src, ast.ParserOptions{RegoVersion: ast.RegoV1})
+	case "", "v0":
+		m, err := ast.ParseModuleWithOpts(file, src, ast.ParserOptions{RegoVersion: ast.RegoV0})
+		if err == nil || version == "v0" {
+			return m, err
+		}
+		if m1, err1 := ast.ParseModuleWithOpts(file, src, ast.ParserOptions{RegoVersion: ast.RegoV1}); err1 == nil {
+			return m1, nil
+		}
+		return nil, err
+	default:
+		return nil, fmt.Errorf("unknown rego version %q (want v0 or v1)", version)
+	}
+}
+
+func hasRule(m *ast.Module, name string) bool {
+	for _, r := range m.Rules {
+		if r.Head.Name.String() == name || (len(r.Head.Reference) > 0 && r.Head.Reference[0].Value.Compare(ast.Var(name)) == 0) {
+			return true
+		}
+	}
+	return false
+}
+
+func newValidator(raw any) (validation.SchemaValidator, error) {
+	js, err := json.Marshal(raw)
+	if err != nil {
+		return nil, err
+	}
+	var v1 apiextensionsv1.JSONSchemaProps
+	if err := json.Unmarshal(js, &v1); err != nil {
+		return nil, err
+	}
+	var internal apiextensions.JSONSchemaProps
+	if err := apiextensionsv1.Convert_v1_JSONSchemaProps_To_apiextensions_JSONSchemaProps(&v1, &internal, nil); err != nil {
+		return nil, err
+	}
+	v, _, err := validation.NewSchemaValidator(&internal)
+	return v, err
+}
+
+// validateParameters checks constraint parameters against the schema.
+func (t *Template) validateParameters(params map[string]any) error {
+	if t.validator == nil {
+		return nil
+	}
+	js, err := json.Marshal(params)
+	if err != nil {
+		return err
+	}
+	var canonical any // int64 / float64 numbers, as the API server sees them
+	if err := utiljson.Unmarshal(js, &canonical); err != nil {
+		return err
+	}
+	if canonical == nil {
+		canonical = map[string]any{}
+	}
+	errs := validation.ValidateCustomResource(field.NewPath("spec", "parameters"), canonical, t.validator)
+	if len(errs) == 0 {
+		return nil
+	}
+	msgs := make([]string, 0, len(errs))
+	for _, e := range errs {
+		msgs = append(msgs, e.Error())
+	}
+	sort.Strings(msgs)
+	return fmt.Errorf("%w: %s", ErrSchema, strings.Join(msgs, "; "))
+}
+
+func dig(m map[string]any, path ...string) any {
+	var cur any = m
+	for _, p := range path {
+		mm, ok := cur.(map[string]any)
+		if !ok {
+			return nil
+		}
+		cur = mm[p]
+	}
+	return cur
+}
+
+func str(v any) string {
+	s, _ := v.(string)
+	return s
+}
+
+func strs(v any) []string {
+	items, _ := v.([]any)
+	out := make([]string, 0, len(items))
+	for _, it := range items {
+		if s, ok := it.(string); ok {
+			out = append(out, s)
+		}
+	}
+	return out
+}

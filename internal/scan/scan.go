@@ -1,0 +1,271 @@
+package scan
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"runtime"
+	"sync"
+
+	"github.com/bulwark-k8s/bulwark/internal/config"
+	"github.com/bulwark-k8s/bulwark/internal/controls"
+	"github.com/bulwark-k8s/bulwark/internal/k8s"
+	"github.com/bulwark-k8s/bulwark/internal/policy"
+	"github.com/bulwark-k8s/bulwark/internal/policy/library"
+	"github.com/bulwark-k8s/bulwark/internal/report"
+)
+
+// Options configure a scan.
+type Options struct {
+	// Paths are the manifests to scan (files, directories, "-").
+	Paths []string
+	// Policies are extra files or directories of templates and constraints.
+	Policies []string
+	Config   *config.Config
+	Loader   k8s.Loader
+	// NoLibrary leaves the built-in library out.
+	NoLibrary bool
+	// Concurrency bounds the reviewing goroutines; 0 means GOMAXPROCS.
+	Concurrency int
+	Logger      *slog.Logger
+}
+
+// Result is what a scan found.
+type Result struct {
+	Objects  []*k8s.Object
+	Findings []controls.Finding
+	Coverage controls.Coverage
+	Catalog  *controls.Catalog
+	// Errors are objects that could not be fully evaluated.
+	Errors []error
+}
+
+// Run scans. It returns an error when the inputs, the configuration or the
+// policies cannot be read; findings and evaluation errors are in Result.
+func Run(ctx context.Context, opts Options) (*Result, error) {
+	if opts.Config == nil {
+		opts.Config = config.Default()
+	}
+	log := opts.Logger
+	if log == nil {
+		log = slog.New(slog.DiscardHandler)
+	}
+	objs, err := opts.Loader.Load(opts.Paths...)
+	if err != nil {
+		return nil, err
+	}
+	var templates, constraints, targets []*k8s.Object
+	for _, o := range objs {
+		switch {
+		case policy.IsTemplate(o):
+			templates = append(templates, o)
+		case policy.IsConstraint(o):
+			constraints = append(constraints, o)
+		case isTooling(o):
+			log.Debug("skipping tooling object", "object", o.String(), "file", o.Position())
+		default:
+			targets = append(targets, o)
+		}
+	}
+	extra := append(append([]string{}, opts.Config.Policies...), opts.Policies...)
+	if len(extra) > 0 {
+		pobjs, err := opts.Loader.Load(extra...)
+		if err != nil {
+			return nil, fmt.Errorf("policies: %w", err)
+		}
+		for _, o := range pobjs {
+			switch {
+			case policy.IsTemplate(o):
+				templates = append(templates, o)
+			case policy.IsConstraint(o):
+				constraints = append(constraints, o)
+			default:
+				return nil, fmt.Errorf("%s: %s is neither a ConstraintTemplate nor a constraint", o.Position(), o.String())
+			}
+		}
+	}
+
+	eng := policy.New()
+	res := &Result{Objects: targets}
+	if !opts.NoLibrary {
+		lib, err := library.Load()
+		if err != nil {
+			return nil, fmt.Errorf("built-in library: %w", err)
+		}
+		cov, err := lib.Install(ctx, eng, opts.Config)
+		if err != nil {
+			return nil, fmt.Errorf("built-in library: %w", err)
+		}
+		res.Coverage.Merge(cov)
+	}
+	var errs []error
+	for _, t := range templates {
+		if _, err := eng.AddTemplate(ctx, t); err != nil {
+			errs = append(errs, fmt.Errorf("%s: %w", t.Position(), err))
+		}
+	}
+	for _, c := range constraints {
+		if _, err := eng.AddConstraint(c); err != nil {
+			errs = append(errs, fmt.Errorf("%s: %w", c.Position(), err))
+		}
+	}
+	if err := errors.Join(errs...); err != nil {
+		return nil, err
+	}
+	cat, err := catalog(ctx, eng, opts.NoLibrary)
+	if err != nil {
+		return nil, err
+	}
+	res.Catalog = cat
+	for _, c := range eng.Constraints() {
+		if c.Check.Scope == "admission" {
+			res.Coverage.Skip(c.Check.ID, "enforced at admission only (bulwark serve --admission)")
+		}
+	}
+	if err := eng.SetInventory(ctx, targets); err != nil {
+		return nil, err
+	}
+	res.review(ctx, eng, opts.Concurrency)
+	controls.SortFindings(res.Findings)
+	return res, nil
+}
+
+// isTooling reports objects that describe tools rather than the cluster:
+// test suites, bulwark's own configuration, kustomizations.
+func isTooling(o *k8s.Object) bool {
+	gvk := o.GroupVersionKind()
+	switch gvk.Group {
+	case "test.gatekeeper.sh", "bulwark.dev", "kustomize.config.k8s.io", "expansion.gatekeeper.sh", "config.gatekeeper.sh":
+		return true
+	}
+	return false
+}
+
+// catalog is the library's checks plus every constraint's check.
+func catalog(ctx context.Context, eng *policy.Engine, noLibrary bool) (*controls.Catalog, error) {
+	cat, _ := controls.NewCatalog()
+	if !noLibrary {
+		checks, err := library.Checks(ctx)
+		if err != nil {
+			return nil, err
+		}
+		for _, c := range checks {
+			if err := cat.Add(c); err != nil {
+				return nil, err
+			}
+		}
+	}
+	for _, c := range eng.Constraints() {
+		if existing, ok := cat.Lookup(c.Check.ID); ok {
+			if existing.Title != c.Check.Title && !noLibrary {
+				return nil, fmt.Errorf("%s: check ID %s is already used by %q", c.Source.Position(), c.Check.ID, existing.Title)
+			}
+			continue
+		}
+		if err := cat.Add(c.Check); err != nil {
+			return nil, fmt.Errorf("%s: %w", c.Source.Position(), err)
+		}
+	}
+	return cat, nil
+}
+
+type outcome struct {
+	findings []controls.Finding
+	matched  []string
+	err      error
+}
+
+func (r *Result) review(ctx context.Context, eng *policy.Engine, concurrency int) {
+	if concurrency <= 0 {
+		concurrency = runtime.GOMAXPROCS(0)
+	}
+	out := make([]outcome, len(r.Objects))
+	next := make(chan int)
+	var wg sync.WaitGroup
+	for w := 0; w < concurrency; w++ {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for i := range next {
+				out[i] = reviewOne(ctx, eng, r.Objects[i])
+			}
+		}()
+	}
+	for i := range r.Objects {
+		next <- i
+	}
+	close(next)
+	wg.Wait()
+	for _, o := range out {
+		r.Findings = append(r.Findings, o.findings...)
+		for _, id := range o.matched {
+			r.Coverage.Evaluate(id, 1)
+		}
+		if o.err != nil {
+			r.Errors = append(r.Errors, o.err)
+		}
+	}
+}
+
+func reviewOne(ctx context.Context, eng *policy.Engine, o *k8s.Object) outcome {
+	results, matched, err := eng.ReviewObject(ctx, o)
+	var oc outcome
+	if err != nil {
+		oc.err = fmt.Errorf("%s %s: %w", o.Position(), o.String(), err)
+	}
+	for _, c := range matched {
+		oc.matched = append(oc.matched, c.Check.ID)
+	}
+	ref := controls.ObjectRef{APIVersion: o.APIVersion(), Kind: o.Kind(), Namespace: o.Namespace(), Name: o.Name()}
+	for _, res := range results {
+		oc.findings = append(oc.findings, Finding(res, ref, o.File, o.Line))
+	}
+	return oc
+}
+
+// Finding turns a policy violation into a finding about ref.
+func Finding(res policy.Result, ref controls.ObjectRef, file string, line int) controls.Finding {
+	ch := res.Constraint.Check
+	msg := res.Msg
+	if res.Implied {
+		msg += " (in the pod template at " + res.TemplatePath + ")"
+	}
+	return controls.Finding{
+		Check:             ch.ID,
+		Requirements:      ch.Requirements,
+		Severity:          ch.Severity,
+		Title:             ch.Title,
+		Message:           msg,
+		Remediation:       ch.Remediation,
+		Engine:            controls.EnginePolicy,
+		EnforcementAction: res.EnforcementAction,
+		Object:            ref,
+		File:              file,
+		Line:              line,
+	}
+}
+
+// Worst returns the highest severity among the findings (Info when none).
+func (r *Result) Worst() controls.Severity {
+	w := controls.Info
+	for _, f := range r.Findings {
+		if f.Severity > w {
+			w = f.Severity
+		}
+	}
+	return w
+}
+
+// Report assembles the compliance report.
+func (r *Result) Report(version string, inputs []string) *report.Report {
+	return &report.Report{
+		Tool:     "bulwark",
+		Version:  version,
+		Inputs:   inputs,
+		Objects:  len(r.Objects),
+		Summary:  controls.Summarize(r.Catalog, r.Coverage, r.Findings),
+		Findings: r.Findings,
+		Catalog:  r.Catalog,
+	}
+}
