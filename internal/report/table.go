@@ -40,18 +40,21 @@ func writeTable(w io.Writer, r *Report) error {
 				continue
 			}
 			fmt.Fprintf(&b, "\n%s  %s\n", s.ID, s.Title)
-			for _, f := range fs {
-				fmt.Fprintf(&b, "  %-8s %s  %s", strings.ToUpper(f.Severity.String()), f.Check, f.Object)
+			for i, f := range fs {
+				if i == 0 || fs[i-1].Check != f.Check {
+					fmt.Fprintf(&b, "  %s  %s  %s\n", f.Check, strings.ToUpper(f.Severity.String()), f.Title)
+					if f.Remediation != "" {
+						fmt.Fprintf(&b, "    fix: %s\n", oneLine(f.Remediation))
+					}
+				}
+				fmt.Fprintf(&b, "    - %s", f.Object)
 				if f.File != "" {
-					fmt.Fprintf(&b, "  %s", position(f))
+					fmt.Fprintf(&b, "  (%s)", position(f))
 				}
 				if f.EnforcementAction != "" && f.EnforcementAction != "deny" {
 					fmt.Fprintf(&b, "  [%s]", f.EnforcementAction)
 				}
-				fmt.Fprintf(&b, "\n           %s\n", f.Message)
-				if f.Remediation != "" {
-					fmt.Fprintf(&b, "           fix: %s\n", oneLine(f.Remediation))
-				}
+				fmt.Fprintf(&b, "\n      %s\n", f.Message)
 			}
 		}
 	}
