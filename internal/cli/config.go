@@ -1,6 +1,11 @@
 package cli
 
-import "github.com/bulwark-k8s/bulwark/internal/config"
+import (
+	"os"
+	"runtime/debug"
+
+	"github.com/bulwark-k8s/bulwark/internal/config"
+)
 
 // loadConfig reads --config, or returns the embedded defaults.
 func loadConfig(path string) (*config.Config, error) {
@@ -8,4 +13,15 @@ func loadConfig(path string) (*config.Config, error) {
 		return config.Default(), nil
 	}
 	return config.Load(path)
+}
+
+// scanMemoryLimit is the soft heap limit of one-shot commands: the garbage
+// collector works harder near it instead of letting the heap double.
+const scanMemoryLimit = 224 << 20
+
+// limitMemory sets the soft memory limit unless GOMEMLIMIT chose one.
+func limitMemory() {
+	if os.Getenv("GOMEMLIMIT") == "" {
+		debug.SetMemoryLimit(scanMemoryLimit)
+	}
 }

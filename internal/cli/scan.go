@@ -46,6 +46,7 @@ a usage or input error.`,
 			if err != nil {
 				return usageError(fmt.Errorf("--fail-on: %w", err))
 			}
+			limitMemory()
 			cfg, err := loadConfig(f.config)
 			if err != nil {
 				return usageError(err)

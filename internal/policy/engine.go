@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"sort"
+	"strings"
 	"sync"
 	"time"
 
@@ -29,6 +30,9 @@ type Engine struct {
 	constraints map[string]*Constraint // by kind/name
 	ordered     []*Constraint
 	namespaces  map[string]map[string]string // namespace name -> labels
+	// values holds the Rego form of the inventory's objects, so an object
+	// is converted once for the inventory and its own reviews.
+	values map[*k8s.Object]ast.Value
 
 	store   storage.Store
 	timeout time.Duration
@@ -175,27 +179,30 @@ func (e *Engine) reorder() {
 // inventory.namespace[ns][groupVersion][kind][name]. Namespaces among objs
 // also supply labels for namespaceSelector.
 func (e *Engine) SetInventory(ctx context.Context, objs []*k8s.Object) error {
-	cluster := map[string]any{}
-	namespaced := map[string]any{}
+	cluster := ast.NewObject()
+	namespaced := ast.NewObject()
 	nsLabels := map[string]map[string]string{}
+	values := make(map[*k8s.Object]ast.Value, len(objs))
 	for _, o := range objs {
-		gv := o.APIVersion()
-		kind := o.Kind()
-		name := o.Name()
+		v, err := ast.InterfaceToValue(o.Content)
+		if err != nil {
+			return fmt.Errorf("inventory: %s: %w", o.String(), err)
+		}
+		values[o] = v
 		if ns := o.Namespace(); ns != "" {
-			put(namespaced, o.Content, ns, gv, kind, name)
+			putValue(namespaced, v, ns, o.APIVersion(), o.Kind(), o.Name())
 		} else {
-			put(cluster, o.Content, gv, kind, name)
+			putValue(cluster, v, o.APIVersion(), o.Kind(), o.Name())
 		}
 		if o.IsNamespace() {
-			nsLabels[name] = namespaceLabels(o)
+			nsLabels[o.Name()] = namespaceLabels(o)
 		}
 	}
-	inv, err := ast.InterfaceToValue(map[string]any{"cluster": cluster, "namespace": namespaced})
-	if err != nil {
-		return fmt.Errorf("inventory: %w", err)
-	}
-	err = storage.Txn(ctx, e.store, storage.WriteParams, func(txn storage.Transaction) error {
+	inv := ast.NewObject(
+		[2]*ast.Term{ast.StringTerm("cluster"), ast.NewTerm(cluster)},
+		[2]*ast.Term{ast.StringTerm("namespace"), ast.NewTerm(namespaced)},
+	)
+	err := storage.Txn(ctx, e.store, storage.WriteParams, func(txn storage.Transaction) error {
 		return e.store.Write(ctx, txn, storage.ReplaceOp, storage.MustParsePath("/inventory"), inv)
 	})
 	if err != nil {
@@ -203,8 +210,27 @@ func (e *Engine) SetInventory(ctx context.Context, objs []*k8s.Object) error {
 	}
 	e.mu.Lock()
 	e.namespaces = nsLabels
+	e.values = values
 	e.mu.Unlock()
 	return nil
+}
+
+// putValue sets root[path...] = v, creating intermediate objects.
+func putValue(root ast.Object, v ast.Value, path ...string) {
+	cur := root
+	for _, p := range path[:len(path)-1] {
+		key := ast.StringTerm(p)
+		if next := cur.Get(key); next != nil {
+			if obj, isObj := next.Value.(ast.Object); isObj {
+				cur = obj
+				continue
+			}
+		}
+		obj := ast.NewObject()
+		cur.Insert(key, ast.NewTerm(obj))
+		cur = obj
+	}
+	cur.Insert(ast.StringTerm(path[len(path)-1]), ast.NewTerm(v))
 }
 
 // namespaceLabels returns a Namespace's labels, with the
@@ -218,19 +244,6 @@ func namespaceLabels(o *k8s.Object) map[string]string {
 		l["kubernetes.io/metadata.name"] = o.Name()
 	}
 	return l
-}
-
-func put(root map[string]any, obj map[string]any, path ...string) {
-	cur := root
-	for _, p := range path[:len(path)-1] {
-		next, ok := cur[p].(map[string]any)
-		if !ok {
-			next = map[string]any{}
-			cur[p] = next
-		}
-		cur = next
-	}
-	cur[path[len(path)-1]] = obj
 }
 
 // Result is one violation.
@@ -272,6 +285,7 @@ func (e *Engine) Review(ctx context.Context, r *Request) ([]Result, error) {
 func (e *Engine) ReviewObject(ctx context.Context, o *k8s.Object) ([]Result, []*Constraint, error) {
 	req := ObjectRequest(o)
 	req.NamespaceLabels = e.NamespaceLabels(o.Namespace())
+	req.objectValue = e.valueOf(o)
 	matched := map[*Constraint]bool{}
 	res, err := e.review(ctx, req, matched)
 	pod, ok := k8s.ImpliedPod(o)
@@ -282,6 +296,9 @@ func (e *Engine) ReviewObject(ctx context.Context, o *k8s.Object) ([]Result, []*
 	preq.NamespaceLabels = req.NamespaceLabels
 	preq.Generated = true
 	tpl, _ := k8s.PodTemplateOf(o)
+	if req.objectValue != nil {
+		preq.objectValue = impliedPodValue(pod, req.objectValue, tpl.Path)
+	}
 	pres, perr := e.reviewExcept(ctx, preq, matched)
 	for i := range pres {
 		pres[i].Implied = true
@@ -296,6 +313,45 @@ func matchedList(m map[*Constraint]bool) []*Constraint {
 		out = append(out, c)
 	}
 	return out
+}
+
+// valueOf returns the Rego form of an inventory object, or nil.
+func (e *Engine) valueOf(o *k8s.Object) ast.Value {
+	e.mu.RLock()
+	defer e.mu.RUnlock()
+	return e.values[o]
+}
+
+// impliedPodValue builds the Rego form of an implied Pod, sharing the pod
+// spec with the workload's already converted template.
+func impliedPodValue(pod *k8s.Object, parent ast.Value, path string) ast.Value {
+	cur := parent
+	for _, p := range strings.Split(path, ".") {
+		obj, ok := cur.(ast.Object)
+		if !ok {
+			return nil
+		}
+		t := obj.Get(ast.StringTerm(p))
+		if t == nil {
+			return nil
+		}
+		cur = t.Value
+	}
+	tplObj, ok := cur.(ast.Object)
+	if !ok {
+		return nil
+	}
+	spec := tplObj.Get(ast.StringTerm("spec"))
+	md, err := ast.InterfaceToValue(pod.Content["metadata"])
+	if spec == nil || err != nil {
+		return nil
+	}
+	return ast.NewObject(
+		[2]*ast.Term{ast.StringTerm("apiVersion"), ast.StringTerm("v1")},
+		[2]*ast.Term{ast.StringTerm("kind"), ast.StringTerm("Pod")},
+		[2]*ast.Term{ast.StringTerm("metadata"), ast.NewTerm(md)},
+		[2]*ast.Term{ast.StringTerm("spec"), spec},
+	)
 }
 
 // NamespaceLabels returns the labels of a namespace in the inventory, or
@@ -365,7 +421,7 @@ func (e *Engine) evaluate(ctx context.Context, r *Request, cs []*Constraint) ([]
 		ctx, cancel = context.WithTimeout(ctx, e.timeout)
 		defer cancel()
 	}
-	review, err := ast.InterfaceToValue(r.Review)
+	review, err := r.value()
 	if err != nil {
 		return nil, fmt.Errorf("review: %w", err)
 	}

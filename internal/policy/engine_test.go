@@ -486,3 +486,44 @@ func TestReplaceTemplateRevalidatesConstraints(t *testing.T) {
 		t.Error("template not removed")
 	}
 }
+
+// TestInventoryValuesReused checks that reviewing an object that is in the
+// inventory (whose Rego form is reused) gives the same results as reviewing
+// it afresh, for the object and its implied Pod.
+func TestInventoryValuesReused(t *testing.T) {
+	ctx := context.Background()
+	d := obj(t, `
+apiVersion: apps/v1
+kind: Deployment
+metadata: {name: web, namespace: dev}
+spec:
+  template:
+    metadata: {labels: {app: web}}
+    spec: {containers: [{name: web, image: x}]}
+`)
+	c := requiredLabels("    kinds: [{apiGroups: [''], kinds: [Pod]}]")
+	fresh := newEngine(t, requiredLabelsTemplate, c)
+	want, _, err := fresh.ReviewObject(ctx, d)
+	if err != nil {
+		t.Fatal(err)
+	}
+	cached := newEngine(t, requiredLabelsTemplate, c)
+	if err := cached.SetInventory(ctx, []*k8s.Object{d}); err != nil {
+		t.Fatal(err)
+	}
+	if cached.valueOf(d) == nil {
+		t.Fatal("inventory object has no cached value")
+	}
+	got, _, err := cached.ReviewObject(ctx, d)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(got) != len(want) || len(got) == 0 {
+		t.Fatalf("got %d results, want %d (>0)", len(got), len(want))
+	}
+	for i := range got {
+		if got[i].Msg != want[i].Msg || !got[i].Implied {
+			t.Errorf("result %d: got %+v, want %+v", i, got[i], want[i])
+		}
+	}
+}

@@ -4,6 +4,8 @@ import (
 	"errors"
 	"fmt"
 
+	"github.com/open-policy-agent/opa/v1/ast"
+
 	"github.com/bulwark-k8s/bulwark/internal/k8s"
 )
 
@@ -19,6 +21,30 @@ type Request struct {
 	NamespaceLabels map[string]string
 	// Generated marks a Pod implied by a workload's template.
 	Generated bool
+
+	// objectValue is review.object already in Rego form, when known.
+	objectValue ast.Value
+}
+
+// value converts the review to its Rego form, reusing objectValue.
+func (r *Request) value() (ast.Value, error) {
+	if r.objectValue == nil {
+		return ast.InterfaceToValue(r.Review)
+	}
+	out := ast.NewObject()
+	for k, v := range r.Review {
+		var val ast.Value
+		if k == "object" {
+			val = r.objectValue
+		} else {
+			var err error
+			if val, err = ast.InterfaceToValue(v); err != nil {
+				return nil, err
+			}
+		}
+		out.Insert(ast.StringTerm(k), ast.NewTerm(val))
+	}
+	return out, nil
 }
 
 // ObjectRequest builds the review Gatekeeper's audit and gator build for an
