@@ -107,7 +107,7 @@ func compileTemplate(ctx context.Context, o *k8s.Object, store storage.Store, op
 	ropts = append(ropts, opts...)
 	q, err := rego.New(ropts...).PrepareForEval(ctx)
 	if err != nil {
-		return nil, fmt.Errorf("compile rego: %w", err)
+		return nil, fmt.Errorf("compile rego: %w", regoErr(err))
 	}
 	t.query = q
 	return t, nil
@@ -188,6 +188,28 @@ func parseModules(name string, src regoSource) ([]*ast.Module, string, error) {
 // template says so; an unversioned module that is only valid v1 is
 // accepted as v1.
 func parseRego(file, src, version string) (*ast.Module, error) {
+	m, err := parseRegoVersion(file, src, version)
+	return m, regoErr(err)
+}
+
+// regoErr flattens OPA's error lists into one line per error.
+func regoErr(err error) error {
+	var errs ast.Errors
+	if !errors.As(err, &errs) {
+		return err
+	}
+	msgs := make([]string, 0, len(errs))
+	for _, e := range errs {
+		msg := e.Message
+		if e.Location != nil {
+			msg = fmt.Sprintf("%s:%d: %s", e.Location.File, e.Location.Row, e.Message)
+		}
+		msgs = append(msgs, msg)
+	}
+	return errors.New(strings.Join(msgs, "; "))
+}
+
+func parseRegoVersion(file, src, version string) (*ast.Module, error) {
 	switch version {
 	case "v1":
 		return ast.ParseModuleWithOpts(file, src, ast.ParserOptions{RegoVersion: ast.RegoV1})
