@@ -270,3 +270,79 @@ func TestVersion(t *testing.T) {
 		t.Errorf("exit %d out %q", code, out)
 	}
 }
+
+// TestWorkshop checks the seed's two clusters: the secure one passes every
+// check it can be judged on, the insecure one fails every requirement it
+// targets, and no secret value from its manifests reaches the report.
+func TestWorkshop(t *testing.T) {
+	code, out, errs := run(t, "", "scan", "../../examples/workshop/secure", "--config", "../../examples/workshop/bulwark.yaml", "-o", "json")
+	if code != ExitOK {
+		t.Fatalf("secure: exit %d\n%s\n%s", code, errs, out)
+	}
+	var doc struct {
+		Summary struct {
+			Requirements []struct {
+				ID, Status string
+			} `json:"requirements"`
+		} `json:"summary"`
+		Findings []struct {
+			Check, Message string
+		} `json:"findings"`
+	}
+	if err := json.Unmarshal([]byte(out), &doc); err != nil {
+		t.Fatal(err)
+	}
+	if len(doc.Findings) != 0 {
+		t.Errorf("secure example has findings: %+v", doc.Findings)
+	}
+
+	for _, format := range []string{"json", "table", "sarif", "junit"} {
+		code, out, errs = run(t, "", "scan", "../../examples/workshop/insecure", "--config", "../../examples/workshop/bulwark.yaml", "-o", format)
+		if code != ExitFindings {
+			t.Fatalf("insecure: exit %d\n%s", code, errs)
+		}
+		for _, secret := range []string{"Sup3rS3cretValue", "P@ssw0rd123", "bm90LWEtcmVhbC1rZXk"} {
+			if strings.Contains(out, secret) {
+				t.Errorf("%s report leaks the secret value %q", format, secret)
+			}
+		}
+	}
+	if err := json.Unmarshal([]byte(mustRun(t, "scan", "../../examples/workshop/insecure", "--config", "../../examples/workshop/bulwark.yaml", "-o", "json")), &doc); err != nil {
+		t.Fatal(err)
+	}
+	status := map[string]string{}
+	for _, r := range doc.Summary.Requirements {
+		status[r.ID] = r.Status
+	}
+	for _, id := range []string{"REQ-02", "REQ-07", "REQ-08", "REQ-09", "REQ-10", "REQ-11", "REQ-12", "REQ-13", "REQ-15", "PRAC-PSS", "PRAC-PULL", "PRAC-DASH", "PRAC-INGRESS", "PRAC-NETPOL"} {
+		if status[id] != "fail" {
+			t.Errorf("insecure %s is %q, want fail", id, status[id])
+		}
+	}
+	checks := map[string]bool{}
+	for _, f := range doc.Findings {
+		checks[f.Check] = true
+	}
+	// The seed's own validation steps, each caught by its check.
+	for _, id := range []string{
+		"BW-K8S-008", // centos from Docker Hub in production, the sidecar
+		"BW-K8S-001", // cluster-admin for a user
+		"BW-K8S-010", // secrets in env
+		"BW-K8S-011", // secrets in a ConfigMap
+		"BW-K8S-013", // :latest and untagged
+		"BW-K8S-016", // public load balancer
+		"BW-K8S-028", // no network policies
+		"BW-K8S-029", // the dashboard
+		"BW-K8S-101", // privileged
+	} {
+		if !checks[id] {
+			t.Errorf("insecure example: no %s finding", id)
+		}
+	}
+}
+
+func mustRun(t *testing.T, args ...string) string {
+	t.Helper()
+	_, out, _ := run(t, "", args...)
+	return out
+}
