@@ -14,5 +14,7 @@ func commands(s Streams, logger func() *slog.Logger) []*cobra.Command {
 		newScanCommand(s, logger),
 		newControlsCommand(s),
 		newBenchCommand(s),
+		newRBACCommand(s),
+		newNetpolCommand(s),
 	}
 }
