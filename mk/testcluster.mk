@@ -26,13 +26,13 @@ testcluster-etcd:
 # go.mod changed). The first kube-apiserver build takes several minutes;
 # later ones come from the Go build cache.
 $(BIN)/kube-apiserver: $(TOOLS_DIR)/go.mod
-	cd $(TOOLS_DIR) && $(GO) build -o $(abspath $@) k8s.io/kubernetes/cmd/kube-apiserver
+	cd $(TOOLS_DIR) && $(GO) build -ldflags "-s -w" -o $(abspath $@) k8s.io/kubernetes/cmd/kube-apiserver
 
 $(BIN)/kube-controller-manager: $(TOOLS_DIR)/go.mod
-	cd $(TOOLS_DIR) && $(GO) build -o $(abspath $@) k8s.io/kubernetes/cmd/kube-controller-manager
+	cd $(TOOLS_DIR) && $(GO) build -ldflags "-s -w" -o $(abspath $@) k8s.io/kubernetes/cmd/kube-controller-manager
 
 $(BIN)/kubectl: $(TOOLS_DIR)/go.mod
-	cd $(TOOLS_DIR) && $(GO) build -o $(abspath $@) k8s.io/kubernetes/cmd/kubectl
+	cd $(TOOLS_DIR) && $(GO) build -ldflags "-s -w" -o $(abspath $@) k8s.io/kubernetes/cmd/kubectl
 
 test-e2e: testcluster
 	$(GO) test -count=1 -tags e2e -timeout $(E2E_TIMEOUT) ./test/e2e/...
