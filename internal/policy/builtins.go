@@ -32,9 +32,10 @@ import (
 func builtins() []func(*rego.Rego) {
 	return []func(*rego.Rego){
 		rego.Function3(&rego.Function{
-			Name:    "bulwark.pod_security",
-			Decl:    types.NewFunction(types.Args(types.A, types.S, types.NewArray(nil, types.S)), types.NewArray(nil, types.A)),
-			Memoize: true,
+			Name: "bulwark.pod_security",
+			Decl: types.NewFunction(types.Args(types.A, types.S, types.NewArray(nil, types.S)), types.NewArray(nil, types.A)),
+			// Not memoized by OPA: its key would serialise the whole pod.
+			// The decoded pod is cached per review instead.
 		}, podSecurityBuiltin),
 		rego.Function1(&rego.Function{
 			Name:    "bulwark.parse_image",
