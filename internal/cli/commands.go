@@ -16,5 +16,6 @@ func commands(s Streams, logger func() *slog.Logger) []*cobra.Command {
 		newBenchCommand(s),
 		newRBACCommand(s),
 		newNetpolCommand(s),
+		newPostureCommand(s),
 	}
 }
