@@ -16,11 +16,11 @@ all: build
 build:
 	$(GO) build -ldflags "$(LDFLAGS)" -o $(BULWARK) ./cmd/bulwark
 
-# The main job: the compliance report of the workshop's insecure cluster.
-# It finds violations (that is its purpose), so its exit code is shown, not
-# turned into a make error.
+# The main job: the compliance report of the workshop's insecure cluster, its
+# workloads and its AKS configuration. It finds violations (that is its
+# purpose), so its exit code is shown, not turned into a make error.
 run: build
-	@$(BULWARK) scan examples/workshop/insecure --config examples/workshop/bulwark.yaml; \
+	@$(BULWARK) scan examples/workshop/insecure examples/workshop/aks/insecure/az --config examples/workshop/bulwark.yaml; \
 	  rc=$$?; echo; echo "bulwark scan exited $$rc (1 = findings at or above --fail-on, as expected for the insecure example)"; \
 	  [ $$rc -le 1 ]
 

@@ -10,7 +10,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/bulwark-k8s/bulwark/internal/controls"
-	"github.com/bulwark-k8s/bulwark/internal/policy/library"
+	"github.com/bulwark-k8s/bulwark/internal/scan"
 )
 
 func newControlsCommand(s Streams) *cobra.Command {
@@ -43,7 +43,7 @@ func newControlsCommand(s Streams) *cobra.Command {
 
 // builtinCatalog gathers every engine's built-in checks.
 func builtinCatalog(cmd *cobra.Command) (*controls.Catalog, error) {
-	checks, err := library.Checks(cmd.Context())
+	checks, err := scan.Checks(cmd.Context())
 	if err != nil {
 		return nil, err
 	}

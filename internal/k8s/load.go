@@ -92,6 +92,15 @@ func unwrapPathErr(err error) error {
 
 // LoadFile reads one file ("-" for standard input).
 func (l Loader) LoadFile(name string) ([]*Object, error) {
+	data, err := l.ReadFile(name)
+	if err != nil {
+		return nil, err
+	}
+	return Decode(name, data)
+}
+
+// ReadFile reads one file ("-" for standard input) within the size limit.
+func (l Loader) ReadFile(name string) ([]byte, error) {
 	max := l.MaxFileSize
 	if max <= 0 {
 		max = DefaultMaxFileSize
@@ -120,7 +129,7 @@ func (l Loader) LoadFile(name string) ([]*Object, error) {
 	if int64(len(data)) > max {
 		return nil, &DecodeError{File: name, Err: tooLarge(int64(len(data)), max)}
 	}
-	return Decode(name, data)
+	return data, nil
 }
 
 func tooLarge(size, max int64) error {

@@ -6,13 +6,18 @@ import (
 	"fmt"
 	"log/slog"
 	"runtime"
+	"strings"
 	"sync"
 
+	"github.com/bulwark-k8s/bulwark/internal/analyze/netpol"
+	"github.com/bulwark-k8s/bulwark/internal/analyze/rbac"
 	"github.com/bulwark-k8s/bulwark/internal/config"
 	"github.com/bulwark-k8s/bulwark/internal/controls"
+	"github.com/bulwark-k8s/bulwark/internal/detect"
 	"github.com/bulwark-k8s/bulwark/internal/k8s"
 	"github.com/bulwark-k8s/bulwark/internal/policy"
 	"github.com/bulwark-k8s/bulwark/internal/policy/library"
+	"github.com/bulwark-k8s/bulwark/internal/posture"
 	"github.com/bulwark-k8s/bulwark/internal/report"
 )
 
@@ -39,6 +44,8 @@ type Result struct {
 	Catalog  *controls.Catalog
 	// Errors are objects that could not be fully evaluated.
 	Errors []error
+	// Clusters counts the cluster configurations judged by posture checks.
+	Clusters int
 }
 
 // Run scans. It returns an error when the inputs, the configuration or the
@@ -51,7 +58,7 @@ func Run(ctx context.Context, opts Options) (*Result, error) {
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
 	}
-	objs, err := opts.Loader.Load(opts.Paths...)
+	objs, clusters, err := readInputs(opts.Loader, opts.Paths)
 	if err != nil {
 		return nil, err
 	}
@@ -127,8 +134,92 @@ func Run(ctx context.Context, opts Options) (*Result, error) {
 		return nil, err
 	}
 	res.review(ctx, eng, opts.Concurrency)
+	if !opts.NoLibrary {
+		if err := res.analyze(targets, clusters, opts.Config); err != nil {
+			return nil, err
+		}
+	}
 	controls.SortFindings(res.Findings)
 	return res, nil
+}
+
+// readInputs reads every file under paths: cluster configurations (az aks
+// show JSON, ARM templates, Terraform plans, diagnostic settings) go to the
+// posture engine, everything else is decoded as Kubernetes manifests.
+func readInputs(l k8s.Loader, paths []string) ([]*k8s.Object, []*posture.Input, error) {
+	var objs []*k8s.Object
+	var clusters []*posture.Input
+	var errs []error
+	for _, p := range paths {
+		files, err := k8s.Files(p)
+		if err != nil {
+			errs = append(errs, err)
+			continue
+		}
+		for _, f := range files {
+			data, err := l.ReadFile(f)
+			if err != nil {
+				errs = append(errs, err)
+				continue
+			}
+			if posture.Sniff(data) {
+				in, err := posture.Parse(f, data)
+				if err != nil {
+					errs = append(errs, err)
+					continue
+				}
+				clusters = append(clusters, in)
+				continue
+			}
+			o, err := k8s.Decode(f, data)
+			objs = append(objs, o...)
+			if err != nil {
+				errs = append(errs, err)
+			}
+		}
+	}
+	return objs, clusters, errors.Join(errs...)
+}
+
+// analyze runs the whole-cluster engines: RBAC and NetworkPolicy analysis
+// of the manifests, and the posture checks of any cluster configuration.
+func (r *Result) analyze(targets []*k8s.Object, clusters []*posture.Input, cfg *config.Config) error {
+	rf, rcov, err := rbac.Analyze(targets, rbac.Options{Allow: rbacAllow(cfg.RBAC.AllowedSubjects)})
+	if err != nil {
+		return fmt.Errorf("rbac: %w", err)
+	}
+	nf, ncov, err := netpol.Analyze(targets, netpol.Options{SkipNamespaces: cfg.ExemptNamespaces})
+	if err != nil {
+		return fmt.Errorf("netpol: %w", err)
+	}
+	r.Findings = append(append(r.Findings, rf...), nf...)
+	r.Coverage.Merge(rcov)
+	r.Coverage.Merge(ncov)
+	if len(clusters) > 0 {
+		pf, pcov := posture.Evaluate(clusters, cfg)
+		r.Findings = append(r.Findings, pf...)
+		r.Coverage.Merge(pcov)
+		r.Clusters = len(clusters)
+	}
+	return nil
+}
+
+// rbacAllow turns bulwark.yaml's subject allow-list (a user name,
+// group:NAME, or system:serviceaccount:NS:NAME) into the RBAC analyzer's
+// KIND:NAME patterns.
+func rbacAllow(subjects []string) []string {
+	out := make([]string, 0, len(subjects))
+	for _, s := range subjects {
+		switch {
+		case strings.HasPrefix(s, "group:"):
+			out = append(out, "Group:"+strings.TrimPrefix(s, "group:"))
+		case strings.HasPrefix(s, "system:serviceaccount:"):
+			out = append(out, "ServiceAccount:"+strings.TrimPrefix(s, "system:serviceaccount:"))
+		default:
+			out = append(out, "User:"+s)
+		}
+	}
+	return out
 }
 
 // isTooling reports objects that describe tools rather than the cluster:
@@ -142,11 +233,24 @@ func isTooling(o *k8s.Object) bool {
 	return false
 }
 
-// catalog is the library's checks plus every constraint's check.
+// Checks returns the built-in catalog of every engine.
+func Checks(ctx context.Context) ([]controls.Check, error) {
+	checks, err := library.Checks(ctx)
+	if err != nil {
+		return nil, err
+	}
+	checks = append(checks, posture.Checks()...)
+	checks = append(checks, rbac.Checks()...)
+	checks = append(checks, netpol.Checks()...)
+	checks = append(checks, detect.Checks()...)
+	return checks, nil
+}
+
+// catalog is the built-in checks plus every constraint's check.
 func catalog(ctx context.Context, eng *policy.Engine, noLibrary bool) (*controls.Catalog, error) {
 	cat, _ := controls.NewCatalog()
 	if !noLibrary {
-		checks, err := library.Checks(ctx)
+		checks, err := Checks(ctx)
 		if err != nil {
 			return nil, err
 		}
