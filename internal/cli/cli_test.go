@@ -346,3 +346,31 @@ func mustRun(t *testing.T, args ...string) string {
 	_, out, _ := run(t, "", args...)
 	return out
 }
+
+// TestControlsDocUpToDate keeps docs/controls.md equal to what
+// `bulwark controls -o markdown` prints (refresh with -update).
+func TestControlsDocUpToDate(t *testing.T) {
+	code, out, errs := run(t, "", "controls", "-o", "markdown")
+	if code != 0 {
+		t.Fatalf("exit %d: %s", code, errs)
+	}
+	path := filepath.Join("..", "..", "docs", "controls.md")
+	if *update {
+		if err := os.WriteFile(path, []byte(out), 0o644); err != nil {
+			t.Fatal(err)
+		}
+		return
+	}
+	want, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if string(want) != out {
+		t.Error("docs/controls.md is stale: run go test ./internal/cli -run TestControlsDocUpToDate -update")
+	}
+	for _, id := range []string{"BW-K8S-008", "BW-K8S-101", "BW-AKS-", "BW-DET-", "BW-ANL-"} {
+		if !strings.Contains(out, id) {
+			t.Errorf("catalog lacks %s", id)
+		}
+	}
+}
