@@ -1,6 +1,7 @@
 package audit
 
 import (
+	"bytes"
 	"errors"
 	"fmt"
 	"iter"
@@ -168,10 +169,24 @@ func isHex(c byte) bool {
 	return (c >= '0' && c <= '9') || (c >= 'a' && c <= 'f') || (c >= 'A' && c <= 'F')
 }
 
+// plainStringByte marks the bytes a JSON string holds as they are.
+var plainStringByte = func() (t [256]bool) {
+	for c := 0x20; c < 256; c++ {
+		t[c] = c != '"' && c != '\\'
+	}
+	return t
+}()
+
 // scanString validates the string starting at the quote d[i].
 func scanString(d []byte, i int) (int, error) {
 	i++
 	for i < len(d) {
+		for i < len(d) && plainStringByte[d[i]] {
+			i++
+		}
+		if i >= len(d) {
+			break
+		}
 		c := d[i]
 		switch {
 		case c == '"':
@@ -317,6 +332,72 @@ func (v Value) members(fn func(rawKey []byte, val Value) bool) {
 	})
 }
 
+// skipString returns the end of the string starting at the quote d[i]
+// without validating its content; ok is false when it is not closed.
+func skipString(d []byte, i int) (int, bool) {
+	j := i + 1
+	for j < len(d) {
+		k := bytes.IndexByte(d[j:], '"')
+		if k < 0 {
+			return len(d), false
+		}
+		j += k
+		n := 0
+		for b := j - 1; b > i && d[b] == '\\'; b-- {
+			n++
+		}
+		if n%2 == 0 {
+			return j + 1, true
+		}
+		j++
+	}
+	return len(d), false
+}
+
+// skipValue returns the end of the value starting at d[i]. It checks
+// only what it needs to stay in bounds (strings closed, brackets
+// balanced); events are validated once, when decoded, and walking them
+// must be cheap.
+func skipValue(d []byte, i int) (int, bool) {
+	if i >= len(d) {
+		return i, false
+	}
+	switch d[i] {
+	case '"':
+		return skipString(d, i)
+	case '{', '[':
+		depth := 0
+		for j := i; j < len(d); j++ {
+			switch d[j] {
+			case '"':
+				end, ok := skipString(d, j)
+				if !ok {
+					return end, false
+				}
+				j = end - 1
+			case '{', '[':
+				depth++
+				if depth > maxDepth {
+					return j, false
+				}
+			case '}', ']':
+				depth--
+				if depth == 0 {
+					return j + 1, true
+				}
+			}
+		}
+		return len(d), false
+	case ',', ':', '}', ']':
+		return i, false
+	}
+	j := i
+	for j < len(d) && !isSpace(d[j]) && d[j] != ',' && d[j] != '}' && d[j] != ']' && d[j] != ':' {
+		j++
+	}
+	return j, j > i
+}
+
 // objectMembers walks the object in d, passing the bounds of each quoted
 // key and of each value. It stops at malformed input.
 func objectMembers(d []byte, fn func(ks, ke, vs, ve int) bool) {
@@ -332,8 +413,8 @@ func objectMembers(d []byte, fn func(ks, ke, vs, ve int) bool) {
 		if d[i] != '"' {
 			return
 		}
-		kend, err := scanString(d, i)
-		if err != nil {
+		kend, ok := skipString(d, i)
+		if !ok {
 			return
 		}
 		ks := i
@@ -342,8 +423,8 @@ func objectMembers(d []byte, fn func(ks, ke, vs, ve int) bool) {
 			return
 		}
 		i = skipSpace(d, i+1)
-		vend, err := scanValue(d, i, 1)
-		if err != nil {
+		vend, ok := skipValue(d, i)
+		if !ok {
 			return
 		}
 		if !fn(ks, kend, i, vend) {
@@ -368,8 +449,8 @@ func arrayElements(d []byte, fn func(vs, ve int) bool) {
 		return
 	}
 	for i < len(d) {
-		end, err := scanValue(d, i, 1)
-		if err != nil {
+		end, ok := skipValue(d, i)
+		if !ok {
 			return
 		}
 		if !fn(i, end) {

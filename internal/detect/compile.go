@@ -107,7 +107,7 @@ func (cp *compiler) expandList(name string, seen []string) ([]string, error) {
 			}
 			out = append(out, sub...)
 		} else {
-			out = append(out, it)
+			out = append(out, unquoteItem(it))
 		}
 		if len(out) > maxListItems {
 			return nil, fmt.Errorf("list %s expands to more than %d items", name, maxListItems)
@@ -115,6 +115,15 @@ func (cp *compiler) expandList(name string, seen []string) ([]string, error) {
 	}
 	cp.listCache[name] = out
 	return out, nil
+}
+
+// unquoteItem strips the quotes Falco rules put around list items that
+// would not survive as bare strings ('"(systemd)"', '"10.0.0.0/8"').
+func unquoteItem(s string) string {
+	if len(s) >= 2 && (s[0] == '"' || s[0] == '\'') && s[len(s)-1] == s[0] {
+		return s[1 : len(s)-1]
+	}
+	return s
 }
 
 // compile compiles a condition parsed from src.

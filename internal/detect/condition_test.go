@@ -76,6 +76,15 @@ func TestParseCondition(t *testing.T) {
 		{`ka.verb=create and(a)`, `and(ka.verb = ["create"], macro:a)`},
 		{`not_system and order_ok`, `and(macro:not_system, macro:order_ok)`},
 		{`evt.dir = <`, `evt.dir = ["<"]`},
+		// Syscall-rule constructs (Falco's falco_rules.yaml) parse too.
+		{`fd.typechar='f' and fd.num>=0`, `and(fd.typechar = ["f"], fd.num >= ["0"])`},
+		{`fd.num=-1 and evt.res startswith E`, `and(fd.num = ["-1"], evt.res startswith ["E"])`},
+		{`proc.name!="<NA>"`, `proc.name != ["<NA>"]`},
+		{`proc.aname[2] in (package_mgmt_binaries)`, `proc.aname[2] in ["package_mgmt_binaries"]`},
+		{`(fd.ip != "0.0.0.0" and fd.net != "127.0.0.0/8")`, `and(fd.ip != ["0.0.0.0"], fd.net != ["127.0.0.0/8"])`},
+		{`(evt.rawres >= 0 or evt.res = EINPROGRESS)`, `or(evt.rawres >= ["0"], evt.res = ["EINPROGRESS"])`},
+		{`proc.duration <= 5000000000`, `proc.duration <= ["5000000000"]`},
+		{`evt.type=setuid and evt.dir=>`, `and(evt.type = ["setuid"], evt.dir = [">"])`},
 	}
 	for _, tt := range tests {
 		t.Run(tt.in, func(t *testing.T) {

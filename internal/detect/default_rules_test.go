@@ -169,6 +169,8 @@ func TestDefaultRuleVariants(t *testing.T) {
 		{"IPv4-mapped IPv6 client inside", "pod-list", func(p *eventPatch) { p.ev.SourceIPs = []string{"::ffff:10.1.2.3"} }, "BW-DET-012", false},
 		{"garbage source IP", "pod-list", func(p *eventPatch) { p.ev.SourceIPs = []string{"not-an-ip"} }, "BW-DET-012", true},
 		{"no source IP", "pod-list", func(p *eventPatch) { p.ev.SourceIPs = nil }, "BW-DET-012", false},
+		{"loopback", "pod-list", func(p *eventPatch) { p.ev.SourceIPs = []string{"::1"} }, "BW-DET-012", false},
+		{"forwarded for an outsider", "pod-list", func(p *eventPatch) { p.ev.SourceIPs = []string{"198.51.100.9", "127.0.0.1"} }, "BW-DET-012", true},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

@@ -80,8 +80,10 @@ type Alert struct {
 	// missing, "(a,b)" for lists), keyed as written ("ka.uri.param[command]").
 	Fields  map[string]string `json:"output_fields"`
 	AuditID string            `json:"auditID"`
-	Tags    []string          `json:"tags,omitempty"`
-	Source  string            `json:"source"`
+	// Tags are the rule's tags; the slice is shared and must not be
+	// modified.
+	Tags   []string `json:"tags,omitempty"`
+	Source string   `json:"source"`
 	// Check is the catalog check ID among the tags (BW-DET-001), if any.
 	Check string `json:"check,omitempty"`
 	// Requirements are the requirement IDs among the tags.
@@ -440,7 +442,7 @@ func (e *Engine) Evaluate(ev *audit.Event) []Alert {
 func (r *compiledRule) alert(c *evalCtx) Alert {
 	out, fields := r.output.render(c)
 	return Alert{
-		Rule: r.Name, Priority: r.Priority, Time: c.ev.Time(), Output: out, Fields: fields,
+		Rule: r.Name, Priority: r.Priority, Time: c.eventTime(), Output: out, Fields: fields,
 		AuditID: c.ev.AuditID, Tags: r.Tags, Source: SourceK8sAudit, Check: r.check, Requirements: r.requirements,
 	}
 }

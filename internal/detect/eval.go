@@ -1,6 +1,8 @@
 package detect
 
 import (
+	"time"
+
 	"github.com/bulwark-k8s/bulwark/internal/audit"
 )
 
@@ -18,6 +20,9 @@ type evalCtx struct {
 	podSpecGen uint64
 	podSpec    audit.Value
 	podSpecOK  bool
+	// now stands in for the time of an event that carries none, as Falco
+	// stamps plugin events when it reads them.
+	now time.Time
 }
 
 // slot caches one field (with its argument and transformers) for the
@@ -36,6 +41,19 @@ func newEvalCtx(nslots int) *evalCtx {
 func (c *evalCtx) reset(ev *audit.Event) {
 	c.ev = ev
 	c.gen++
+	c.now = time.Time{}
+}
+
+// eventTime is the event's time, or the time it was evaluated when it
+// has no timestamp.
+func (c *evalCtx) eventTime() time.Time {
+	if t := c.ev.Time(); !t.IsZero() {
+		return t
+	}
+	if c.now.IsZero() {
+		c.now = time.Now()
+	}
+	return c.now
 }
 
 // values returns the values of the field in slot i for the current event,
@@ -96,6 +114,11 @@ func podSpecOf(ev *audit.Event) (audit.Value, bool) {
 		case "template":
 			template = v
 		}
+	}
+	if kind == "EphemeralContainers" {
+		// The pods/ephemeralcontainers body of Kubernetes 1.16 to 1.21
+		// lists the containers at its top level.
+		return ro, true
 	}
 	isPod := kind == "Pod" || (kind == "" && ev.ObjectRef != nil && ev.ObjectRef.Resource == "pods")
 	if spec != nil {

@@ -470,18 +470,9 @@ func rulesField(key string) extractFn {
 	}
 }
 
-func eventTime(c *evalCtx) (time.Time, bool) {
-	t := c.ev.Time()
-	return t, !t.IsZero()
-}
-
 func timeField(format func(time.Time) string) extractFn {
 	return func(c *evalCtx, _ *fieldArg, dst []string) ([]string, bool) {
-		t, ok := eventTime(c)
-		if !ok {
-			return dst, false
-		}
-		return append(dst, format(t)), true
+		return append(dst, format(c.eventTime())), true
 	}
 }
 

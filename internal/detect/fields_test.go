@@ -273,3 +273,34 @@ func TestFieldsDocumented(t *testing.T) {
 		}
 	}
 }
+
+func TestEventWithoutTimestamps(t *testing.T) {
+	ev, err := audit.Decode([]byte(`{"auditID":"x","verb":"get","stage":"ResponseComplete"}`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	// As Falco stamps events it reads, the time fields always exist.
+	for _, f := range []string{"jevt.rawtime", "evt.time", "jevt.time.iso8601"} {
+		if got, ok := extract(t, f, ev); !ok || got[0] == "" || got[0] == "0" {
+			t.Errorf("%s = %q, %v", f, got, ok)
+		}
+	}
+	if !matches(t, "jevt.rawtime exists and not jevt.rawtime = 0", "", ev) {
+		t.Error("always-true/never-true macros of the k8saudit rules would break")
+	}
+}
+
+func TestLegacyEphemeralContainersBody(t *testing.T) {
+	ev, err := audit.Decode([]byte(`{"auditID":"x","verb":"update","objectRef":{"resource":"pods","subresource":"ephemeralcontainers","name":"p"},
+		"requestObject":{"kind":"EphemeralContainers","apiVersion":"v1","metadata":{"name":"p"},
+		"ephemeralContainers":[{"name":"debugger","image":"busybox","securityContext":{"privileged":true}}]}}`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got, ok := extract(t, "ka.req.pod.ephemeralContainers.image", ev); !ok || !slices.Equal(got, []string{"busybox"}) {
+		t.Errorf("image %q", got)
+	}
+	if got, ok := extract(t, "ka.req.pod.ephemeralContainers.privileged", ev); !ok || !slices.Equal(got, []string{"true"}) {
+		t.Errorf("privileged %q", got)
+	}
+}

@@ -30,7 +30,9 @@ const opPrelude = `
 - list: office
   items: [203.0.113.0/24]
 - list: office_and_nodes
-  items: [office, 10.0.0.0/8]
+  items: [office, '"10.0.0.0/8"']
+- list: quoted_verbs
+  items: ['"create"', "'get'"]
 - macro: is_exec
   condition: ka.target.subresource = exec
 - macro: is_pod_exec
@@ -89,6 +91,7 @@ func TestOperators(t *testing.T) {
 		{`ka.user.name in (more_people)`, true},
 		{`ka.user.name in people`, true},
 		{`ka.user.name in (carol, people, dave)`, true},
+		{`ka.verb in (quoted_verbs)`, true},
 		// String operators.
 		{`ka.user.name contains Contoso`, true},
 		{`ka.user.name contains contoso`, false},

@@ -200,10 +200,11 @@ func (it *item) boolean(key string) (bool, bool) {
 	if !ok {
 		return false, false
 	}
-	switch s {
-	case "true", "True", "TRUE":
+	// The booleans yaml-cpp (Falco's YAML library) accepts.
+	switch strings.ToLower(s) {
+	case "true", "yes", "on", "y":
 		return true, true
-	case "false", "False", "FALSE":
+	case "false", "no", "off", "n":
 		return false, true
 	}
 	it.fail(n, "Value of '%s' is not a boolean: %q", key, s)

@@ -484,3 +484,16 @@ func TestLoadRulesFiles(t *testing.T) {
 		t.Errorf("stats %+v", e.Stats())
 	}
 }
+
+func TestYAMLBooleans(t *testing.T) {
+	for _, v := range []string{"yes", "On", "TRUE", "y"} {
+		e, err := compileYAML("- rule: r\n  desc: d\n  condition: ka.verb=get\n  output: o\n  priority: INFO\n  source: k8s_audit\n  enabled: " + v + "\n")
+		if err != nil || !e.Rules()[0].Enabled {
+			t.Errorf("enabled: %s: %v", v, err)
+		}
+	}
+	e, err := compileYAML("- rule: r\n  desc: d\n  condition: ka.verb=get\n  output: o\n  priority: INFO\n  source: k8s_audit\n  enabled: off\n")
+	if err != nil || e.Rules()[0].Enabled {
+		t.Errorf("enabled: off: %v", err)
+	}
+}
