@@ -91,10 +91,19 @@ type reviewCacheKey struct{}
 type reviewCache struct {
 	mu   sync.Mutex
 	pods map[ast.Value]*typedPod
+	// objects maps the Rego form of the reviewed object back to its Go
+	// form, which decodes into typed structs far faster.
+	objects map[ast.Value]map[string]any
 }
 
-func withReviewCache(ctx context.Context) context.Context {
-	return context.WithValue(ctx, reviewCacheKey{}, &reviewCache{pods: map[ast.Value]*typedPod{}})
+// withReviewCache starts a per-review cache; object is the review's object
+// in Go and Rego form (either may be nil).
+func withReviewCache(ctx context.Context, object map[string]any, value ast.Value) context.Context {
+	rc := &reviewCache{pods: map[ast.Value]*typedPod{}}
+	if _, isObj := value.(ast.Object); isObj && object != nil {
+		rc.objects = map[ast.Value]map[string]any{value: object}
+	}
+	return context.WithValue(ctx, reviewCacheKey{}, rc)
 }
 
 func typedPodOf(ctx context.Context, v ast.Value) *typedPod {
@@ -107,22 +116,38 @@ func typedPodOf(ctx context.Context, v ast.Value) *typedPod {
 			return p
 		}
 	}
-	p := decodePod(v)
+	var p *typedPod
+	if m, ok := rc.goObject(v); ok {
+		p = decodePod(m)
+	} else {
+		raw, err := ast.JSON(v)
+		if err != nil {
+			return &typedPod{err: err}
+		}
+		m, ok := raw.(map[string]any)
+		if !ok {
+			return &typedPod{err: fmt.Errorf("expected an object, got %T", raw)}
+		}
+		p = decodePod(m)
+	}
 	if rc != nil && isObj {
 		rc.pods[v] = p
 	}
 	return p
 }
 
-func decodePod(v ast.Value) *typedPod {
-	raw, err := ast.JSON(v)
-	if err != nil {
-		return &typedPod{err: err}
+func (rc *reviewCache) goObject(v ast.Value) (map[string]any, bool) {
+	if rc == nil || rc.objects == nil {
+		return nil, false
 	}
-	m, ok := raw.(map[string]any)
-	if !ok {
-		return &typedPod{err: fmt.Errorf("expected an object, got %T", raw)}
+	if _, isObj := v.(ast.Object); !isObj {
+		return nil, false
 	}
+	m, ok := rc.objects[v]
+	return m, ok
+}
+
+func decodePod(m map[string]any) *typedPod {
 	tpl, ok := k8s.PodTemplateOf(&k8s.Object{Content: m})
 	if !ok {
 		return &typedPod{}

@@ -426,7 +426,14 @@ func (e *Engine) evaluate(ctx context.Context, r *Request, cs []*Constraint) ([]
 		return nil, fmt.Errorf("review: %w", err)
 	}
 	reviewTerm := ast.NewTerm(review)
-	ctx = withReviewCache(ctx)
+	var objValue ast.Value
+	if ro, ok := review.(ast.Object); ok {
+		if t := ro.Get(ast.StringTerm("object")); t != nil {
+			objValue = t.Value
+		}
+	}
+	obj, _ := r.Review["object"].(map[string]any)
+	ctx = withReviewCache(ctx, obj, objValue)
 
 	cancel := topdown.NewCancel()
 	stop := context.AfterFunc(ctx, cancel.Cancel)
