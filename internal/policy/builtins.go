@@ -25,6 +25,8 @@ import (
 //	    pod-security-admission library) of level "baseline" or
 //	    "restricted" on the pod spec obj carries, reporting only the
 //	    named check IDs (all of the level when checks is empty).
+//	bulwark.secret_findings(name, value, file, extra_names) -> {evidence, ...}
+//	    why a named value looks like a secret literal (see secrets.go).
 //	bulwark.parse_image(ref) -> {"registry", "repository", "name", "tag", "digest"}
 //	    parses an image reference as the container runtime does
 //	    ("centos" is docker.io/library/centos:latest); undefined when
@@ -37,6 +39,7 @@ func builtins() []func(*rego.Rego) {
 			// Not memoized by OPA: its key would serialise the whole pod.
 			// The decoded pod is cached per review instead.
 		}, podSecurityBuiltin),
+		secretFindingsFunction(),
 		rego.Function1(&rego.Function{
 			Name:    "bulwark.parse_image",
 			Decl:    types.NewFunction(types.Args(types.S), types.NewObject(nil, types.NewDynamicProperty(types.S, types.S))),
