@@ -71,6 +71,7 @@ func (f *sourceFlags) restConfig() (*rest.Config, string, error) {
 		return nil, "", usageError(fmt.Errorf("kubeconfig %s: %w", f.kubeconfig, err))
 	}
 	cfg.Timeout = 30 * time.Second
+	cfg.QPS, cfg.Burst = 50, 100 // discovery and paginated lists, once
 	ns, _, err := cc.Namespace()
 	if err != nil || ns == "" {
 		ns = "default"
