@@ -374,3 +374,50 @@ func TestControlsDocUpToDate(t *testing.T) {
 		}
 	}
 }
+
+func TestAuditReplay(t *testing.T) {
+	code, out, errs := run(t, "", "audit", "replay", "../../examples/workshop/audit/audit.log")
+	if code != 0 {
+		t.Fatalf("exit %d: %s", code, errs)
+	}
+	var checks []string
+	for _, line := range strings.Split(strings.TrimSpace(out), "\n") {
+		var a replayAlert
+		if err := json.Unmarshal([]byte(line), &a); err != nil {
+			t.Fatalf("line %q: %v", line, err)
+		}
+		if a.Rule == "" || a.Priority == "" || a.Output == "" || a.AuditID == "" || a.Fields == nil {
+			t.Errorf("incomplete alert %+v", a)
+		}
+		checks = append(checks, a.Check)
+	}
+	got := strings.Join(checks, ",")
+	for _, id := range []string{"BW-DET-001", "BW-DET-002", "BW-DET-003", "BW-DET-004", "BW-DET-005", "BW-DET-008", "BW-DET-010"} {
+		if !strings.Contains(got, id) {
+			t.Errorf("no %s alert among %s", id, got)
+		}
+	}
+
+	// A bad line is reported with its position; the rest is still replayed.
+	log, err := os.ReadFile("../../examples/workshop/audit/audit.log")
+	if err != nil {
+		t.Fatal(err)
+	}
+	lines := strings.SplitN(string(log), "\n", 3)
+	stdin := lines[0] + "\n{not json\n" + lines[1] + "\n" + lines[2]
+	code, out2, errs := run(t, stdin, "audit", "replay", "-")
+	if code != ExitUsage || !strings.Contains(errs, "-:2:") {
+		t.Errorf("exit %d, stderr %q", code, errs)
+	}
+	if strings.Count(out2, "\n") != strings.Count(out, "\n") {
+		t.Errorf("a bad line lost alerts: %d lines, want %d", strings.Count(out2, "\n"), strings.Count(out, "\n"))
+	}
+
+	// An invalid rules file names its file and line.
+	rules := filepath.Join(t.TempDir(), "rules.yaml")
+	os.WriteFile(rules, []byte("- rule: broken\n  desc: x\n  condition: ka.verb = create and (\n  output: x\n  priority: WARNING\n  source: k8s_audit\n"), 0o644)
+	code, _, errs = run(t, "", "audit", "replay", "--rules", rules, "../../examples/workshop/audit/audit.log")
+	if code != ExitUsage || !strings.Contains(errs, "rules.yaml:3: rule \"broken\"") {
+		t.Errorf("exit %d, stderr %q", code, errs)
+	}
+}

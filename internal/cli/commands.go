@@ -14,6 +14,7 @@ func commands(s Streams, logger func() *slog.Logger) []*cobra.Command {
 		newScanCommand(s, logger),
 		newControlsCommand(s),
 		newBenchCommand(s),
+		newAuditCommand(s),
 		newRBACCommand(s),
 		newNetpolCommand(s),
 		newPostureCommand(s),

@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"net/netip"
 	"os"
 	"path/filepath"
 	"strings"
@@ -38,6 +39,7 @@ type Config struct {
 	RBAC             RBAC       `json:"rbac,omitempty"`
 	Ingress          Ingress    `json:"ingress,omitempty"`
 	Sandbox          Sandbox    `json:"sandbox,omitempty"`
+	Audit            Audit      `json:"audit,omitempty"`
 	// Checks holds per-check settings by check ID.
 	Checks map[string]CheckConfig `json:"checks,omitempty"`
 	// Policies are files or directories of ConstraintTemplates and
@@ -109,6 +111,21 @@ type Sandbox struct {
 	RuntimeClasses []string `json:"runtimeClasses,omitempty"`
 }
 
+// Audit configures the detection rules on audit events (REQ-05a, 05b).
+type Audit struct {
+	// AllowedSourceRanges are the addresses and CIDR ranges API clients may
+	// come from; setting them enables the source-address rule (REQ-05b).
+	AllowedSourceRanges []string `json:"allowedSourceRanges,omitempty"`
+	// SecretReaders may read secrets without an alert.
+	SecretReaders []string `json:"secretReaders,omitempty"`
+	// ExemptUsers never trigger Bulwark's rules (except the one guarding
+	// Bulwark's own webhooks).
+	ExemptUsers []string `json:"exemptUsers,omitempty"`
+	// Rules are Falco k8s_audit rules files loaded after Bulwark's own,
+	// relative to the configuration file.
+	Rules []string `json:"rules,omitempty"`
+}
+
 // CheckConfig are the settings of one check.
 type CheckConfig struct {
 	Disabled          bool   `json:"disabled,omitempty"`
@@ -138,9 +155,11 @@ func Load(path string) (*Config, error) {
 		return nil, err
 	}
 	c.Path = path
-	for i, p := range c.Policies {
-		if !filepath.IsAbs(p) {
-			c.Policies[i] = filepath.Join(filepath.Dir(path), p)
+	for _, list := range [][]string{c.Policies, c.Audit.Rules} {
+		for i, p := range list {
+			if !filepath.IsAbs(p) {
+				list[i] = filepath.Join(filepath.Dir(path), p)
+			}
 		}
 	}
 	return c, nil
@@ -190,6 +209,13 @@ func (c *Config) validate() error {
 	case "", "CRITICAL", "HIGH", "MEDIUM", "LOW", "NONE":
 	default:
 		errs = append(errs, fmt.Errorf("images.maxSeverity: %q is not one of CRITICAL, HIGH, MEDIUM, LOW, NONE", c.Images.MaxSeverity))
+	}
+	for _, r := range c.Audit.AllowedSourceRanges {
+		if _, err := netip.ParsePrefix(r); err != nil {
+			if _, err := netip.ParseAddr(r); err != nil {
+				errs = append(errs, fmt.Errorf("audit.allowedSourceRanges: %q is neither an address nor a CIDR range", r))
+			}
+		}
 	}
 	if l := c.Sandbox.UntrustedLabel; l != "" && !strings.Contains(l, "=") {
 		errs = append(errs, fmt.Errorf("sandbox.untrustedLabel: %q is not key=value", l))
