@@ -502,3 +502,113 @@ func TestRBACAgreesWithTheAPIServer(t *testing.T) {
 		}
 	})
 }
+
+// netpolCorpus is a small cluster for the live NetworkPolicy analysis: the
+// apiserver defaults and converts it (policyTypes, protocols, integer
+// ports), and Bulwark must read back the same connectivity it computes from
+// the manifests.
+const netpolCorpus = `
+apiVersion: v1
+kind: Namespace
+metadata: {name: np-dev, labels: {env: dev}}
+---
+apiVersion: v1
+kind: Namespace
+metadata: {name: np-prod, labels: {env: prod}}
+---
+apiVersion: v1
+kind: ServiceAccount
+metadata: {name: default, namespace: np-prod}
+---
+apiVersion: apps/v1
+kind: Deployment
+metadata: {name: web, namespace: np-dev}
+spec:
+  selector: {matchLabels: {app: web}}
+  template:
+    metadata: {labels: {app: web}}
+    spec:
+      containers:
+      - {name: web, image: registry.k8s.io/pause:3.10, ports: [{name: http, containerPort: 8080}]}
+---
+apiVersion: apps/v1
+kind: Deployment
+metadata: {name: worker, namespace: np-dev}
+spec:
+  selector: {matchLabels: {app: worker}}
+  template:
+    metadata: {labels: {app: worker}}
+    spec: {containers: [{name: w, image: registry.k8s.io/pause:3.10}]}
+---
+apiVersion: v1
+kind: Pod
+metadata: {name: centos, namespace: np-prod, labels: {app: centos}}
+spec: {containers: [{name: c, image: registry.k8s.io/pause:3.10}]}
+---
+apiVersion: networking.k8s.io/v1
+kind: NetworkPolicy
+metadata: {name: web, namespace: np-dev}
+spec:
+  podSelector: {matchLabels: {app: web}}
+  ingress:
+  - from: [{podSelector: {matchLabels: {app: worker}}}]
+    ports: [{port: http}]
+  - from: [{ipBlock: {cidr: 10.0.0.0/8, except: [10.1.0.0/16]}}]
+    ports: [{port: 9000, endPort: 9100}]
+  egress:
+  - to: [{namespaceSelector: {matchLabels: {env: dev}}}]
+  - ports: [{port: 53, protocol: UDP}]
+---
+apiVersion: networking.k8s.io/v1
+kind: NetworkPolicy
+metadata: {name: default-deny, namespace: np-prod}
+spec:
+  podSelector: {}
+  policyTypes: [Ingress, Egress]
+`
+
+// TestNetpolFromTheCluster checks that bulwark netpol --kubeconfig reads
+// back from a real apiserver the connectivity it computes from the same
+// manifests.
+func TestNetpolFromTheCluster(t *testing.T) {
+	ctx := t.Context()
+	c := cluster.Start(ctx, t, cluster.Options{})
+	if err := c.CreateNamespace(ctx, "np-dev", map[string]string{"env": "dev"}); err != nil {
+		t.Fatal(err)
+	}
+	if err := c.CreateNamespace(ctx, "np-prod", map[string]string{"env": "prod"}); err != nil {
+		t.Fatal(err)
+	}
+	if err := c.Apply(ctx, netpolCorpus); err != nil {
+		t.Fatal(err)
+	}
+	corpus := filepath.Join(t.TempDir(), "netpol.yaml")
+	if err := os.WriteFile(corpus, []byte(netpolCorpus), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	run := func(args ...string) string {
+		t.Helper()
+		var out, errOut bytes.Buffer
+		if code := cli.Run(ctx, args, cli.Streams{In: strings.NewReader(""), Out: &out, Err: &errOut}); code != 0 {
+			t.Fatalf("bulwark %s: exit %d: %s", strings.Join(args, " "), code, errOut.String())
+		}
+		return out.String()
+	}
+	fromFiles := run("netpol", "-f", corpus)
+	fromCluster := run("netpol", "--kubeconfig", c.Kubeconfig())
+	if fromFiles != fromCluster {
+		t.Errorf("connections differ:\nfrom the manifests:\n%s\nfrom the cluster:\n%s", fromFiles, fromCluster)
+	}
+	for _, want := range []string{
+		"np-dev/worker => np-dev/web : TCP 8080",
+		"10.0.0.0/8 except 10.1.0.0/16 => np-dev/web : TCP 9000-9100",
+		"np-dev/web => internet : UDP 53",
+	} {
+		if !strings.Contains(fromCluster, want+"\n") {
+			t.Errorf("from the cluster: no %q in\n%s", want, fromCluster)
+		}
+	}
+	if strings.Contains(fromCluster, "np-prod/centos =>") || strings.Contains(fromCluster, "=> np-prod/centos") {
+		t.Errorf("np-prod is default-deny, yet:\n%s", fromCluster)
+	}
+}
