@@ -8,8 +8,10 @@ import (
 	"fmt"
 	"io"
 	"regexp"
+	"runtime"
 	"strconv"
 	"strings"
+	"sync"
 	"unicode/utf8"
 
 	yamlv3 "gopkg.in/yaml.v3"
@@ -95,31 +97,64 @@ func splitYAML(data []byte) []yamlDoc {
 var yamlLineRE = regexp.MustCompile(`line (\d+)`)
 
 func decodeYAML(file string, data []byte) ([]*Object, error) {
+	docs := splitYAML(data)
+	results := make([]docResult, len(docs))
+	workers := runtime.GOMAXPROCS(0)
+	if len(docs) < 64 || workers < 2 {
+		for i := range docs {
+			results[i] = decodeDoc(file, docs[i])
+		}
+	} else {
+		// Large streams (kubectl get -A, helm template of a big chart)
+		// decode in parallel; results keep document order.
+		var wg sync.WaitGroup
+		chunk := (len(docs) + workers - 1) / workers
+		for start := 0; start < len(docs); start += chunk {
+			end := min(start+chunk, len(docs))
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				for i := start; i < end; i++ {
+					results[i] = decodeDoc(file, docs[i])
+				}
+			}()
+		}
+		wg.Wait()
+	}
 	var out []*Object
-	for _, doc := range splitYAML(data) {
-		first := firstContentLine(doc.text)
-		if first < 0 {
-			continue // empty or comments only
+	for _, r := range results {
+		if r.err != nil {
+			return out, r.err
 		}
-		js, err := yaml.YAMLToJSON(doc.text)
-		if err != nil {
-			return out, &DecodeError{File: file, Line: doc.line + yamlErrLine(err, first) - 1, Err: cleanYAMLErr(err)}
-		}
-		var v any
-		if err := unmarshalJSON(js, &v); err != nil {
-			return out, &DecodeError{File: file, Line: doc.line + first, Err: err}
-		}
-		if v == nil {
-			continue
-		}
-		text := doc.text
-		objs, err := toObjects(file, doc.line+first, v, lazyLines(func() []int { return yamlItemLines(text) }))
-		if err != nil {
-			return out, err
-		}
-		out = append(out, objs...)
+		out = append(out, r.objs...)
 	}
 	return out, nil
+}
+
+type docResult struct {
+	objs []*Object
+	err  error
+}
+
+func decodeDoc(file string, doc yamlDoc) docResult {
+	first := firstContentLine(doc.text)
+	if first < 0 {
+		return docResult{} // empty or comments only
+	}
+	js, err := yaml.YAMLToJSON(doc.text)
+	if err != nil {
+		return docResult{err: &DecodeError{File: file, Line: doc.line + yamlErrLine(err, first) - 1, Err: cleanYAMLErr(err)}}
+	}
+	var v any
+	if err := unmarshalJSON(js, &v); err != nil {
+		return docResult{err: &DecodeError{File: file, Line: doc.line + first, Err: err}}
+	}
+	if v == nil {
+		return docResult{}
+	}
+	text := doc.text
+	objs, err := toObjects(file, doc.line+first, v, lazyLines(func() []int { return yamlItemLines(text) }))
+	return docResult{objs: objs, err: err}
 }
 
 // firstContentLine returns the 0-based index of the first line that is not

@@ -221,3 +221,29 @@ func mapOf(v any) map[string]any {
 	m, _ := v.(map[string]any)
 	return m
 }
+
+// TestDecodeLargeStreamKeepsOrderAndErrors checks the parallel path: order
+// is kept and the first error in document order is reported.
+func TestDecodeLargeStreamKeepsOrderAndErrors(t *testing.T) {
+	var b strings.Builder
+	for i := 0; i < 500; i++ {
+		b.WriteString("---\napiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: cm-" + strconv.Itoa(i) + "\n")
+	}
+	objs, err := Decode("big.yaml", []byte(b.String()))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(objs) != 500 {
+		t.Fatalf("%d objects", len(objs))
+	}
+	for i, o := range objs {
+		if o.Name() != "cm-"+strconv.Itoa(i) || o.Line != 2+5*i {
+			t.Fatalf("object %d is %s at line %d", i, o.Name(), o.Line)
+		}
+	}
+	bad := b.String() + "---\napiVersion: v1\nkind: [\n" + b.String()
+	_, err = Decode("big.yaml", []byte(bad))
+	if err == nil || !strings.Contains(err.Error(), "big.yaml:2503") {
+		t.Errorf("error %v, want one at line 2503", err)
+	}
+}
