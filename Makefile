@@ -49,6 +49,7 @@ fuzz:
 	$(GO) test ./internal/detect -run '^$$' -fuzz FuzzCompileCondition -fuzztime $(FUZZTIME)
 	$(GO) test ./internal/posture -run '^$$' -fuzz FuzzParse -fuzztime $(FUZZTIME)
 	$(GO) test ./internal/analyze/netpol -run '^$$' -fuzz FuzzParsePolicy -fuzztime $(FUZZTIME)
+	$(GO) test ./internal/analyze/rbac -run '^$$' -fuzz FuzzLoad -fuzztime $(FUZZTIME)
 
 clean:
 	rm -rf $(BIN) bench.out

@@ -32,6 +32,7 @@ import (
 //	    ("centos" is docker.io/library/centos:latest); undefined when
 //	    the reference is invalid.
 func builtins() []func(*rego.Rego) {
+	images := &imageCache{entries: map[string]*ast.Term{}}
 	return []func(*rego.Rego){
 		rego.Function3(&rego.Function{
 			Name: "bulwark.pod_security",
@@ -44,7 +45,7 @@ func builtins() []func(*rego.Rego) {
 			Name:    "bulwark.parse_image",
 			Decl:    types.NewFunction(types.Args(types.S), types.NewObject(nil, types.NewDynamicProperty(types.S, types.S))),
 			Memoize: true,
-		}, parseImageBuiltin),
+		}, images.builtin),
 	}
 }
 
@@ -227,14 +228,50 @@ func podSecurityBuiltin(bctx rego.BuiltinContext, objT, levelT, checksT *ast.Ter
 	return ast.ArrayTerm(out...), nil
 }
 
-func parseImageBuiltin(_ rego.BuiltinContext, refT *ast.Term) (*ast.Term, error) {
+// imageCache remembers parsed image references across reviews: the same
+// few images appear in many objects, and parsing validates with regular
+// expressions. It is bounded and starts afresh when full.
+type imageCache struct {
+	mu      sync.RWMutex
+	entries map[string]*ast.Term
+}
+
+const imageCacheSize = 4096
+
+func (c *imageCache) get(ref string) (*ast.Term, bool) {
+	c.mu.RLock()
+	defer c.mu.RUnlock()
+	t, ok := c.entries[ref]
+	return t, ok
+}
+
+func (c *imageCache) put(ref string, t *ast.Term) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if len(c.entries) >= imageCacheSize {
+		c.entries = map[string]*ast.Term{}
+	}
+	c.entries[ref] = t
+}
+
+func (c *imageCache) builtin(_ rego.BuiltinContext, refT *ast.Term) (*ast.Term, error) {
 	s, ok := refT.Value.(ast.String)
 	if !ok {
 		return nil, nil
 	}
-	ref, err := name.ParseReference(string(s))
+	if t, ok := c.get(string(s)); ok {
+		return t, nil
+	}
+	t := parseImage(string(s))
+	c.put(string(s), t)
+	return t, nil
+}
+
+// parseImage returns the parsed reference, or nil (undefined) when invalid.
+func parseImage(s string) *ast.Term {
+	ref, err := name.ParseReference(s)
 	if err != nil {
-		return nil, nil // undefined: an invalid reference
+		return nil // undefined: an invalid reference
 	}
 	repo := ref.Context()
 	registry := repo.RegistryStr()
@@ -246,12 +283,12 @@ func parseImageBuiltin(_ rego.BuiltinContext, refT *ast.Term) (*ast.Term, error)
 	case name.Tag:
 		// ParseReference defaults the tag to "latest"; report only an
 		// explicit one.
-		if hasExplicitTag(string(s)) {
+		if hasExplicitTag(s) {
 			tag = r.TagStr()
 		}
 	case name.Digest:
 		digest = r.DigestStr()
-		if t := explicitTagBeforeDigest(string(s)); t != "" {
+		if t := explicitTagBeforeDigest(s); t != "" {
 			tag = t
 		}
 	}
@@ -261,7 +298,7 @@ func parseImageBuiltin(_ rego.BuiltinContext, refT *ast.Term) (*ast.Term, error)
 		ast.Item(ast.StringTerm("name"), ast.StringTerm(registry+"/"+repo.RepositoryStr())),
 		ast.Item(ast.StringTerm("tag"), ast.StringTerm(tag)),
 		ast.Item(ast.StringTerm("digest"), ast.StringTerm(digest)),
-	), nil
+	)
 }
 
 // hasExplicitTag reports whether an image reference (without digest) names
