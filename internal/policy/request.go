@@ -59,6 +59,10 @@ func ObjectRequest(o *k8s.Object) *Request {
 		"operation": "",
 		"userInfo":  map[string]any{},
 		"object":    o.Content,
+		// AdmissionRequest's RawExtension fields serialise as null when
+		// empty, so Gatekeeper's input.review has them, as null.
+		"oldObject": nil,
+		"options":   nil,
 	}
 	if n := o.Name(); n != "" {
 		review["name"] = n
@@ -69,28 +73,72 @@ func ObjectRequest(o *k8s.Object) *Request {
 	return &Request{Review: review}
 }
 
+// implied builds the review of the Pod a reviewed workload implies: the
+// Pod as ObjectRequest would review it, with the request's uid, operation,
+// user and dry-run flag, and its namespace when the workload's object
+// leaves it out.
+func (r *Request) implied(pod *k8s.Object) *Request {
+	if ns, _ := r.Review["namespace"].(string); ns != "" && pod.Namespace() == "" {
+		if md := pod.Metadata(); md != nil {
+			md["namespace"] = ns
+		}
+	}
+	p := ObjectRequest(pod)
+	for _, k := range []string{"uid", "operation", "userInfo", "dryRun"} {
+		if v, ok := r.Review[k]; ok {
+			p.Review[k] = v
+		}
+	}
+	if op, _ := r.Review["operation"].(string); op != "" {
+		p.Review["resource"] = map[string]any{"group": "", "version": "v1", "resource": "pods"}
+	}
+	p.NamespaceLabels = r.NamespaceLabels
+	p.Generated = true
+	return p
+}
+
 // AdmissionRequest builds a review from the request of an
-// admission.k8s.io AdmissionReview, decoded as JSON. For DELETE, where the
-// API server sends only oldObject, object is left absent as in Gatekeeper.
+// admission.k8s.io AdmissionReview, decoded as JSON, as Gatekeeper does: the
+// fields an AdmissionRequest always serialises (uid, kind, resource,
+// operation, userInfo, oldObject, options) are present, zero when the
+// request left them out, and for DELETE the deleted object (oldObject) is
+// also input.review.object (Gatekeeper's util.SetObjectOnDelete). The
+// request is copied, not modified.
 func AdmissionRequest(req map[string]any) (*Request, error) {
 	if req == nil {
 		return nil, errors.New("admission review has no request")
-	}
-	if _, ok := req["kind"].(map[string]any); !ok {
-		return nil, errors.New("admission request has no kind")
 	}
 	obj, _ := req["object"].(map[string]any)
 	old, _ := req["oldObject"].(map[string]any)
 	if obj == nil && old == nil {
 		return nil, errors.New(`admission request contains no "object" or "oldObject" to review`)
 	}
-	if _, ok := req["userInfo"]; !ok {
-		req["userInfo"] = map[string]any{}
+	review := make(map[string]any, len(req)+8)
+	for k, v := range req {
+		review[k] = v
 	}
-	if _, ok := req["operation"]; !ok {
-		req["operation"] = ""
+	if op, _ := req["operation"].(string); op == "DELETE" {
+		if old == nil {
+			return nil, errors.New(`DELETE admission request has no "oldObject"`)
+		}
+		review["object"] = old
 	}
-	return &Request{Review: req}, nil
+	defaults := map[string]func() any{
+		"uid":       func() any { return "" },
+		"kind":      func() any { return map[string]any{"group": "", "version": "", "kind": ""} },
+		"resource":  func() any { return map[string]any{"group": "", "version": "", "resource": ""} },
+		"operation": func() any { return "" },
+		"userInfo":  func() any { return map[string]any{} },
+		"object":    func() any { return nil },
+		"oldObject": func() any { return nil },
+		"options":   func() any { return nil },
+	}
+	for k, zero := range defaults {
+		if _, ok := review[k]; !ok {
+			review[k] = zero()
+		}
+	}
+	return &Request{Review: review}, nil
 }
 
 // objects returns the object and oldObject of the review.
@@ -100,7 +148,10 @@ func (r *Request) objects() (obj, old map[string]any) {
 	return obj, old
 }
 
-// targets builds what Match judges for the object and the old object.
+// targets builds what Match judges for the object and the old object. As
+// in Gatekeeper (pkg/target Matcher.Match), each is judged by its own
+// apiVersion, kind and name; the request's kind and name stand in only
+// where the object has none.
 func (r *Request) targets() ([]matchTarget, error) {
 	kind, _ := r.Review["kind"].(map[string]any)
 	group, _ := kind["group"].(string)
@@ -115,8 +166,11 @@ func (r *Request) targets() ([]matchTarget, error) {
 		}
 		t := matchTarget{group: group, kind: k, name: name, namespace: ns, nsLabels: r.NamespaceLabels, generated: r.Generated}
 		ko := &k8s.Object{Content: o}
-		if t.name == "" {
-			t.name = ko.Name()
+		if gvk := ko.GroupVersionKind(); gvk.Kind != "" {
+			t.group, t.kind = gvk.Group, gvk.Kind
+		}
+		if n := ko.Name(); n != "" {
+			t.name = n
 		}
 		if t.namespace == "" {
 			t.namespace = ko.Namespace()
