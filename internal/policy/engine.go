@@ -33,6 +33,10 @@ type Engine struct {
 	// values holds the Rego form of the inventory's objects, so an object
 	// is converted once for the inventory and its own reviews.
 	values map[*k8s.Object]ast.Value
+	// byKey finds the inventory object at a path, for UpdateInventory.
+	byKey map[string]*k8s.Object
+	// invMu serialises inventory writes with the bookkeeping above.
+	invMu sync.Mutex
 
 	store   storage.Store
 	timeout time.Duration
@@ -179,6 +183,8 @@ func (e *Engine) reorder() {
 // inventory.namespace[ns][groupVersion][kind][name]. Namespaces among objs
 // also supply labels for namespaceSelector.
 func (e *Engine) SetInventory(ctx context.Context, objs []*k8s.Object) error {
+	e.invMu.Lock()
+	defer e.invMu.Unlock()
 	cluster := ast.NewObject()
 	namespaced := ast.NewObject()
 	nsLabels := map[string]map[string]string{}
@@ -208,11 +214,111 @@ func (e *Engine) SetInventory(ctx context.Context, objs []*k8s.Object) error {
 	if err != nil {
 		return fmt.Errorf("inventory: %w", err)
 	}
+	byKey := make(map[string]*k8s.Object, len(objs))
+	for _, o := range objs {
+		byKey[inventoryKey(o)] = o
+	}
 	e.mu.Lock()
 	e.namespaces = nsLabels
 	e.values = values
+	e.byKey = byKey
 	e.mu.Unlock()
 	return nil
+}
+
+// UpdateInventory adds (or replaces) put and removes del in data.inventory,
+// leaving every other object as it is: what an inventory fed by watches
+// needs, where SetInventory would convert every object again on each
+// change. Objects are identified by namespace, apiVersion, kind and name;
+// removing an object that is not there is not an error. Namespaces among
+// put and del update the labels namespaceSelector sees. Each call is one
+// write: reviews in flight finish with the inventory they started with.
+func (e *Engine) UpdateInventory(ctx context.Context, put, del []*k8s.Object) error {
+	if len(put) == 0 && len(del) == 0 {
+		return nil
+	}
+	values := make([]ast.Value, len(put))
+	for i, o := range put {
+		v, err := ast.InterfaceToValue(o.Content)
+		if err != nil {
+			return fmt.Errorf("inventory: %s: %w", o.String(), err)
+		}
+		values[i] = v
+	}
+	e.invMu.Lock()
+	defer e.invMu.Unlock()
+	err := storage.Txn(ctx, e.store, storage.WriteParams, func(txn storage.Transaction) error {
+		for _, o := range del {
+			err := e.store.Write(ctx, txn, storage.RemoveOp, inventoryPath(o), nil)
+			if err != nil && !storage.IsNotFound(err) {
+				return fmt.Errorf("remove %s: %w", o.String(), err)
+			}
+		}
+		for i, o := range put {
+			path := inventoryPath(o)
+			// Create the missing levels: namespace, group/version, kind.
+			for n := 2; n < len(path); n++ {
+				_, err := e.store.Read(ctx, txn, path[:n])
+				if err == nil {
+					continue
+				}
+				if !storage.IsNotFound(err) {
+					return fmt.Errorf("read %s: %w", path[:n], err)
+				}
+				if err := e.store.Write(ctx, txn, storage.AddOp, path[:n], ast.NewObject()); err != nil {
+					return fmt.Errorf("create %s: %w", path[:n], err)
+				}
+			}
+			if err := e.store.Write(ctx, txn, storage.AddOp, path, values[i]); err != nil {
+				return fmt.Errorf("add %s: %w", o.String(), err)
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		return fmt.Errorf("inventory: %w", err)
+	}
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	if e.values == nil {
+		e.values = map[*k8s.Object]ast.Value{}
+	}
+	if e.byKey == nil {
+		e.byKey = map[string]*k8s.Object{}
+	}
+	for _, o := range del {
+		key := inventoryKey(o)
+		if old, ok := e.byKey[key]; ok {
+			delete(e.values, old)
+			delete(e.byKey, key)
+		}
+		if o.IsNamespace() {
+			delete(e.namespaces, o.Name())
+		}
+	}
+	for i, o := range put {
+		key := inventoryKey(o)
+		if old, ok := e.byKey[key]; ok {
+			delete(e.values, old)
+		}
+		e.byKey[key] = o
+		e.values[o] = values[i]
+		if o.IsNamespace() {
+			e.namespaces[o.Name()] = namespaceLabels(o)
+		}
+	}
+	return nil
+}
+
+// inventoryKey identifies o's place in data.inventory.
+func inventoryKey(o *k8s.Object) string { return strings.Join(inventoryPath(o), "\x00") }
+
+// inventoryPath is where o sits in data.inventory.
+func inventoryPath(o *k8s.Object) storage.Path {
+	if ns := o.Namespace(); ns != "" {
+		return storage.Path{"inventory", "namespace", ns, o.APIVersion(), o.Kind(), o.Name()}
+	}
+	return storage.Path{"inventory", "cluster", o.APIVersion(), o.Kind(), o.Name()}
 }
 
 // putValue sets root[path...] = v, creating intermediate objects.
@@ -286,15 +392,38 @@ func (e *Engine) ReviewObject(ctx context.Context, o *k8s.Object) ([]Result, []*
 	req := ObjectRequest(o)
 	req.NamespaceLabels = e.NamespaceLabels(o.Namespace())
 	req.objectValue = e.valueOf(o)
+	return e.reviewImplied(ctx, req, o)
+}
+
+// ReviewRequest is ReviewObject for an admission request: it reviews r and,
+// when r's object carries a pod template (a Deployment, a CronJob, ...),
+// the Pod that object implies, so that a workload is judged at admission by
+// the Pod policies its pods will meet. The implied Pod's review keeps r's
+// operation, user and dry-run flag; a DELETE implies no Pod.
+// r.NamespaceLabels must already be set.
+func (e *Engine) ReviewRequest(ctx context.Context, r *Request) ([]Result, []*Constraint, error) {
+	obj, _ := r.objects()
+	var o *k8s.Object
+	// Deleting a workload creates no pods: a DELETE implies nothing.
+	if op, _ := r.Review["operation"].(string); obj != nil && op != "DELETE" {
+		o = &k8s.Object{Content: obj}
+	}
+	return e.reviewImplied(ctx, r, o)
+}
+
+// reviewImplied reviews req, whose object is o (nil when it has none), and
+// the Pod o implies.
+func (e *Engine) reviewImplied(ctx context.Context, req *Request, o *k8s.Object) ([]Result, []*Constraint, error) {
 	matched := map[*Constraint]bool{}
 	res, err := e.review(ctx, req, matched)
+	if o == nil {
+		return res, matchedList(matched), err
+	}
 	pod, ok := k8s.ImpliedPod(o)
 	if !ok {
 		return res, matchedList(matched), err
 	}
-	preq := ObjectRequest(pod)
-	preq.NamespaceLabels = req.NamespaceLabels
-	preq.Generated = true
+	preq := req.implied(pod)
 	tpl, _ := k8s.PodTemplateOf(o)
 	if req.objectValue != nil {
 		preq.objectValue = impliedPodValue(pod, req.objectValue, tpl.Path)

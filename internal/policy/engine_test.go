@@ -527,3 +527,152 @@ spec:
 		}
 	}
 }
+
+func TestReviewRequestImpliedPod(t *testing.T) {
+	ctx := context.Background()
+	e := newEngine(t, requiredLabelsTemplate, requiredLabels("    kinds: [{apiGroups: [''], kinds: [Pod]}]"))
+	d := obj(t, `
+apiVersion: apps/v1
+kind: Deployment
+metadata: {name: web, labels: {team: a}}
+spec:
+  template:
+    metadata: {labels: {app: web}}
+    spec: {containers: [{name: web, image: x}]}
+`)
+	req, err := AdmissionRequest(map[string]any{
+		"uid":       "42",
+		"kind":      map[string]any{"group": "apps", "version": "v1", "kind": "Deployment"},
+		"resource":  map[string]any{"group": "apps", "version": "v1", "resource": "deployments"},
+		"operation": "CREATE",
+		"name":      "web",
+		"namespace": "dev",
+		"userInfo":  map[string]any{"username": "alice"},
+		"object":    d.Content,
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	res, matched, err := e.ReviewRequest(ctx, req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(res) != 1 || !res[0].Implied || res[0].TemplatePath != "spec.template" {
+		t.Fatalf("results %+v", res)
+	}
+	// The implied Pod keeps the request's operation.
+	if want := `Pod web has no label "team" (operation "CREATE")`; res[0].Msg != want {
+		t.Errorf("message %q, want %q", res[0].Msg, want)
+	}
+	if len(matched) != 1 {
+		t.Errorf("matched %d constraints, want 1", len(matched))
+	}
+	// A namespaceSelector sees the request's namespace on the implied Pod
+	// although the Deployment's metadata leaves it out.
+	sel := newEngine(t, requiredLabelsTemplate, requiredLabels(
+		"    kinds: [{apiGroups: [''], kinds: [Pod]}]\n    namespaces: [dev]"))
+	if res, _, err := sel.ReviewRequest(ctx, req); err != nil || len(res) != 1 {
+		t.Errorf("namespaced constraint on implied pod: %v %+v", err, res)
+	}
+	other := newEngine(t, requiredLabelsTemplate, requiredLabels(
+		"    kinds: [{apiGroups: [''], kinds: [Pod]}]\n    namespaces: [prod]"))
+	if res, _, err := other.ReviewRequest(ctx, req); err != nil || len(res) != 0 {
+		t.Errorf("constraint for another namespace: %v %+v", err, res)
+	}
+	// A DELETE reviews the deleted Deployment, but implies no Pod.
+	del, err := AdmissionRequest(map[string]any{
+		"uid":       "43",
+		"kind":      map[string]any{"group": "apps", "version": "v1", "kind": "Deployment"},
+		"operation": "DELETE",
+		"name":      "web",
+		"namespace": "dev",
+		"oldObject": d.Content,
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if res, _, err := e.ReviewRequest(ctx, del); err != nil || len(res) != 0 {
+		t.Errorf("delete: %v %+v", err, res)
+	}
+}
+
+func TestUpdateInventory(t *testing.T) {
+	tpl := `
+apiVersion: templates.gatekeeper.sh/v1
+kind: ConstraintTemplate
+metadata: {name: testpodcount}
+spec:
+  crd: {spec: {names: {kind: TestPodCount}}}
+  targets:
+    - target: admission.k8s.gatekeeper.sh
+      rego: |
+        package testpodcount
+        violation[{"msg": msg}] {
+          ns := input.review.object.metadata.name
+          pods := [n | data.inventory.namespace[ns]["v1"]["Pod"][n]]
+          roles := [n | data.inventory.cluster["rbac.authorization.k8s.io/v1"]["ClusterRole"][n]]
+          msg := sprintf("%d pods %v, %d cluster roles", [count(pods), sort(pods), count(roles)])
+        }
+`
+	e := newEngine(t, tpl, "apiVersion: constraints.gatekeeper.sh/v1beta1\nkind: TestPodCount\nmetadata: {name: c}\nspec: {match: {kinds: [{apiGroups: [''], kinds: [Namespace]}], namespaceSelector: {matchLabels: {team: a}}}}\n")
+	ctx := context.Background()
+	pod := func(ns, name, image string) *k8s.Object {
+		return obj(t, "apiVersion: v1\nkind: Pod\nmetadata: {name: "+name+", namespace: "+ns+"}\nspec: {containers: [{name: a, image: "+image+"}]}\n")
+	}
+	nsA := obj(t, "apiVersion: v1\nkind: Namespace\nmetadata: {name: dev, labels: {team: a}}\n")
+	role := obj(t, "apiVersion: rbac.authorization.k8s.io/v1\nkind: ClusterRole\nmetadata: {name: r}\n")
+	msg := func() string {
+		t.Helper()
+		res, _, err := e.ReviewObject(ctx, nsA)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(res) == 0 {
+			return ""
+		}
+		return res[0].Msg
+	}
+	// From empty (no SetInventory), levels are created as needed.
+	if err := e.UpdateInventory(ctx, []*k8s.Object{nsA, pod("dev", "a", "x"), pod("dev", "b", "x"), pod("prod", "c", "x"), role}, nil); err != nil {
+		t.Fatal(err)
+	}
+	if got, want := msg(), `2 pods ["a", "b"], 1 cluster roles`; got != want {
+		t.Errorf("after put: %q, want %q", got, want)
+	}
+	if l := e.NamespaceLabels("dev"); l["team"] != "a" {
+		t.Errorf("namespace labels %v", l)
+	}
+	// Replace one, delete one (and one that is not there), keep the rest.
+	b2 := pod("dev", "b", "y")
+	if err := e.UpdateInventory(ctx, []*k8s.Object{b2}, []*k8s.Object{pod("dev", "a", ""), pod("dev", "zz", ""), role}); err != nil {
+		t.Fatal(err)
+	}
+	if got, want := msg(), `1 pods ["b"], 0 cluster roles`; got != want {
+		t.Errorf("after update: %q, want %q", got, want)
+	}
+	if e.valueOf(b2) == nil {
+		t.Error("replaced object has no cached value")
+	}
+	// The namespace's new labels take effect for namespaceSelector; its
+	// deletion forgets them.
+	nsB := obj(t, "apiVersion: v1\nkind: Namespace\nmetadata: {name: dev, labels: {team: b}}\n")
+	if err := e.UpdateInventory(ctx, []*k8s.Object{nsB}, nil); err != nil {
+		t.Fatal(err)
+	}
+	if l := e.NamespaceLabels("dev"); l["team"] != "b" {
+		t.Errorf("namespace labels after update %v", l)
+	}
+	if err := e.UpdateInventory(ctx, nil, []*k8s.Object{nsB}); err != nil {
+		t.Fatal(err)
+	}
+	if l := e.NamespaceLabels("dev"); l != nil {
+		t.Errorf("namespace labels after delete %v", l)
+	}
+	// SetInventory still replaces everything.
+	if err := e.SetInventory(ctx, []*k8s.Object{nsA}); err != nil {
+		t.Fatal(err)
+	}
+	if got, want := msg(), `0 pods [], 0 cluster roles`; got != want {
+		t.Errorf("after SetInventory: %q, want %q", got, want)
+	}
+}
