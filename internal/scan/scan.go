@@ -75,51 +75,18 @@ func Run(ctx context.Context, opts Options) (*Result, error) {
 			targets = append(targets, o)
 		}
 	}
-	extra := append(append([]string{}, opts.Config.Policies...), opts.Policies...)
-	if len(extra) > 0 {
-		pobjs, err := opts.Loader.Load(extra...)
-		if err != nil {
-			return nil, fmt.Errorf("policies: %w", err)
-		}
-		for _, o := range pobjs {
-			switch {
-			case policy.IsTemplate(o):
-				templates = append(templates, o)
-			case policy.IsConstraint(o):
-				constraints = append(constraints, o)
-			default:
-				return nil, fmt.Errorf("%s: %s is neither a ConstraintTemplate nor a constraint", o.Position(), o.String())
-			}
-		}
-	}
-
-	eng := policy.New()
-	res := &Result{Objects: targets}
-	if !opts.NoLibrary {
-		lib, err := library.Load()
-		if err != nil {
-			return nil, fmt.Errorf("built-in library: %w", err)
-		}
-		cov, err := lib.Install(ctx, eng, opts.Config)
-		if err != nil {
-			return nil, fmt.Errorf("built-in library: %w", err)
-		}
-		res.Coverage.Merge(cov)
-	}
-	var errs []error
-	for _, t := range templates {
-		if _, err := eng.AddTemplate(ctx, t); err != nil {
-			errs = append(errs, fmt.Errorf("%s: %w", t.Position(), err))
-		}
-	}
-	for _, c := range constraints {
-		if _, err := eng.AddConstraint(c); err != nil {
-			errs = append(errs, fmt.Errorf("%s: %w", c.Position(), err))
-		}
-	}
-	if err := errors.Join(errs...); err != nil {
+	extra, err := LoadPolicies(opts.Loader, append(append([]string{}, opts.Config.Policies...), opts.Policies...))
+	if err != nil {
 		return nil, err
 	}
+	extra.Templates = append(templates, extra.Templates...)
+	extra.Constraints = append(constraints, extra.Constraints...)
+	eng, cov, err := NewEngine(ctx, opts.Config, extra, opts.NoLibrary)
+	if err != nil {
+		return nil, err
+	}
+	res := &Result{Objects: targets}
+	res.Coverage.Merge(cov)
 	cat, err := catalog(ctx, eng, opts.NoLibrary)
 	if err != nil {
 		return nil, err
@@ -141,6 +108,71 @@ func Run(ctx context.Context, opts Options) (*Result, error) {
 	}
 	controls.SortFindings(res.Findings)
 	return res, nil
+}
+
+// Policies are ConstraintTemplates and constraints added beside the
+// built-in library.
+type Policies struct {
+	Templates   []*k8s.Object
+	Constraints []*k8s.Object
+}
+
+// LoadPolicies reads files or directories that hold only templates and
+// constraints (bulwark.yaml's policies, --policy).
+func LoadPolicies(l k8s.Loader, paths []string) (Policies, error) {
+	var p Policies
+	if len(paths) == 0 {
+		return p, nil
+	}
+	objs, err := l.Load(paths...)
+	if err != nil {
+		return p, fmt.Errorf("policies: %w", err)
+	}
+	for _, o := range objs {
+		switch {
+		case policy.IsTemplate(o):
+			p.Templates = append(p.Templates, o)
+		case policy.IsConstraint(o):
+			p.Constraints = append(p.Constraints, o)
+		default:
+			return p, fmt.Errorf("%s: %s is neither a ConstraintTemplate nor a constraint", o.Position(), o.String())
+		}
+	}
+	return p, nil
+}
+
+// NewEngine builds the policy engine that scan and admission share: the
+// built-in library configured by cfg (unless noLibrary), then p's templates
+// and constraints. The coverage records the library checks cfg leaves out.
+func NewEngine(ctx context.Context, cfg *config.Config, p Policies, noLibrary bool) (*policy.Engine, controls.Coverage, error) {
+	var cov controls.Coverage
+	eng := policy.New()
+	if !noLibrary {
+		lib, err := library.Load()
+		if err != nil {
+			return nil, cov, fmt.Errorf("built-in library: %w", err)
+		}
+		c, err := lib.Install(ctx, eng, cfg)
+		if err != nil {
+			return nil, cov, fmt.Errorf("built-in library: %w", err)
+		}
+		cov.Merge(c)
+	}
+	var errs []error
+	for _, t := range p.Templates {
+		if _, err := eng.AddTemplate(ctx, t); err != nil {
+			errs = append(errs, fmt.Errorf("%s: %w", t.Position(), err))
+		}
+	}
+	for _, c := range p.Constraints {
+		if _, err := eng.AddConstraint(c); err != nil {
+			errs = append(errs, fmt.Errorf("%s: %w", c.Position(), err))
+		}
+	}
+	if err := errors.Join(errs...); err != nil {
+		return nil, cov, err
+	}
+	return eng, cov, nil
 }
 
 // readInputs reads every file under paths: cluster configurations (az aks
