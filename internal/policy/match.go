@@ -3,11 +3,16 @@ package policy
 import (
 	"encoding/json"
 	"fmt"
+	"sort"
 	"strings"
+	"sync"
 
+	apiextensions "k8s.io/apiextensions-apiserver/pkg/apis/apiextensions"
+	"k8s.io/apiextensions-apiserver/pkg/apiserver/validation"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	metav1validation "k8s.io/apimachinery/pkg/apis/meta/v1/validation"
 	"k8s.io/apimachinery/pkg/labels"
+	utiljson "k8s.io/apimachinery/pkg/util/json"
 	"k8s.io/apimachinery/pkg/util/validation/field"
 )
 
@@ -47,10 +52,90 @@ type rawMatch struct {
 	Source             string                `json:"source"`
 }
 
+// wildcardPattern is what Gatekeeper's constraint CRDs accept in
+// match.namespaces, match.excludedNamespaces and match.name: a name with an
+// optional "*" at one end (pkg/target/match_schema.go, wildcardNSPattern).
+const wildcardPattern = `^(\*|\*-)?[a-z0-9]([-a-z0-9]*[a-z0-9])?(\*|-\*)?$`
+
+// matchValidator checks spec.match against the schema Gatekeeper gives
+// every constraint CRD (pkg/target/match_schema.go), which the API server
+// and gator enforce before a constraint is accepted.
+var matchValidator = sync.OnceValues(func() (validation.SchemaValidator, error) {
+	str := apiextensions.JSONSchemaProps{Type: "string"}
+	list := func(item apiextensions.JSONSchemaProps) apiextensions.JSONSchemaProps {
+		return apiextensions.JSONSchemaProps{Type: "array", Items: &apiextensions.JSONSchemaPropsOrArray{Schema: &item}}
+	}
+	enum := func(values ...string) apiextensions.JSONSchemaProps {
+		p := apiextensions.JSONSchemaProps{Type: "string"}
+		for _, v := range values {
+			p.Enum = append(p.Enum, v)
+		}
+		return p
+	}
+	wildcard := apiextensions.JSONSchemaProps{Type: "string", Pattern: wildcardPattern}
+	nullable := apiextensions.JSONSchemaProps{Type: "string", Nullable: true}
+	selector := apiextensions.JSONSchemaProps{Type: "object", Properties: map[string]apiextensions.JSONSchemaProps{
+		"matchLabels": {Type: "object", AdditionalProperties: &apiextensions.JSONSchemaPropsOrBool{Allows: true, Schema: &str}},
+		"matchExpressions": list(apiextensions.JSONSchemaProps{Type: "object", Properties: map[string]apiextensions.JSONSchemaProps{
+			"key":      str,
+			"operator": enum("In", "NotIn", "Exists", "DoesNotExist"),
+			"values":   list(str),
+		}}),
+	}}
+	schema := apiextensions.JSONSchemaProps{Type: "object", Properties: map[string]apiextensions.JSONSchemaProps{
+		"kinds": list(apiextensions.JSONSchemaProps{Type: "object", Properties: map[string]apiextensions.JSONSchemaProps{
+			"apiGroups": list(nullable),
+			"kinds":     list(nullable),
+		}}),
+		"namespaces":         list(wildcard),
+		"excludedNamespaces": list(wildcard),
+		"labelSelector":      selector,
+		"namespaceSelector":  selector,
+		"scope":              enum("*", "Cluster", "Namespaced"),
+		"name":               wildcard,
+		"source":             enum(SourceAll, SourceOriginal, SourceGenerated),
+	}}
+	v, _, err := validation.NewSchemaValidator(&schema)
+	return v, err
+})
+
+// validateMatchSchema reports, as ErrSchema, a spec.match that Gatekeeper's
+// constraint schema refuses.
+func validateMatchSchema(v any) error {
+	if v == nil {
+		return nil
+	}
+	validator, err := matchValidator()
+	if err != nil {
+		return err
+	}
+	js, err := json.Marshal(v)
+	if err != nil {
+		return err
+	}
+	var canonical any
+	if err := utiljson.Unmarshal(js, &canonical); err != nil {
+		return err
+	}
+	errs := validation.ValidateCustomResource(field.NewPath("spec", "match"), canonical, validator)
+	if len(errs) == 0 {
+		return nil
+	}
+	msgs := make([]string, 0, len(errs))
+	for _, e := range errs {
+		msgs = append(msgs, e.Error())
+	}
+	sort.Strings(msgs)
+	return fmt.Errorf("%w: %s", ErrSchema, strings.Join(msgs, "; "))
+}
+
 // parseMatch decodes and validates spec.match.
 func parseMatch(v any) (Match, error) {
 	if v == nil {
 		return Match{}, nil
+	}
+	if err := validateMatchSchema(v); err != nil {
+		return Match{}, err
 	}
 	js, err := json.Marshal(v)
 	if err != nil {
