@@ -57,6 +57,8 @@ func TestARMExpressions(t *testing.T) {
 		{"[parameters('obj').nested.value]", float64(42)},
 		{"[parameters('obj')['nested']['value']]", float64(42)},
 		{"[variables('list')[1]]", "bc"},
+		{"[variables('list')[9223372036854775807]]", "unknown:index out of range"},
+		{"[variables('list')[-1]]", "unknown:index out of range"},
 		{"[length(variables('list'))]", float64(2)},
 		{"[bool('true')]", true},
 		{"[json('null')]", nil},

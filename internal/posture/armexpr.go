@@ -305,7 +305,7 @@ func (e *armEnv) eval(x expr) any {
 		}
 		switch b := base.(type) {
 		case []any:
-			if f, ok := idx.(float64); ok && f >= 0 && int(f) < len(b) {
+			if f, ok := idx.(float64); ok && f >= 0 && f < float64(len(b)) {
 				return b[int(f)]
 			}
 			return unknown{why: "index out of range"}

@@ -30,6 +30,7 @@ const (
 	NotApplicable
 )
 
+// String names the status as reports do.
 func (s Status) String() string {
 	return [...]string{"not assessed", "pass", "fail", "not applicable"}[s]
 }
@@ -164,7 +165,10 @@ type check struct {
 	inventory bool
 }
 
-func (k *check) Meta() controls.Check                     { return k.meta }
+// Meta returns the catalog entry.
+func (k *check) Meta() controls.Check { return k.meta }
+
+// Evaluate runs the check on one cluster.
 func (k *check) Evaluate(c *Cluster, s *Settings) Verdict { return k.eval(c, s) }
 
 var _ Check = (*check)(nil)
@@ -175,16 +179,6 @@ func Checks() []controls.Check {
 	out := make([]controls.Check, len(all))
 	for i, k := range all {
 		out[i] = k.Meta()
-	}
-	return out
-}
-
-// All returns the posture checks themselves.
-func All() []Check {
-	all := builtin()
-	out := make([]Check, len(all))
-	for i, k := range all {
-		out[i] = k
 	}
 	return out
 }

@@ -46,8 +46,10 @@ func Assess(inputs []*Input, cfg *config.Config) []Result {
 func Evaluate(inputs []*Input, cfg *config.Config) ([]controls.Finding, controls.Coverage) {
 	var cov controls.Coverage
 	s := NewSettings(cfg)
-	for id := range s.Disabled {
-		cov.Skip(id, "disabled in the configuration (checks."+id+".disabled)")
+	for _, k := range builtin() {
+		if id := k.meta.ID; s.Disabled[id] {
+			cov.Skip(id, "disabled in the configuration (checks."+id+".disabled)")
+		}
 	}
 	var findings []controls.Finding
 	for _, r := range Assess(inputs, cfg) {

@@ -53,6 +53,7 @@ type SyntaxError struct {
 	Msg    string
 }
 
+// Error renders file:line:column: invalid JSON: message.
 func (e *SyntaxError) Error() string {
 	return fmt.Sprintf("%s:%d:%d: invalid JSON: %s", e.File, e.Line, e.Column, e.Msg)
 }

@@ -14,6 +14,7 @@ type ShapeError struct {
 	Reason string
 }
 
+// Error names the file and lists the accepted shapes.
 func (e *ShapeError) Error() string {
 	pos := e.File
 	if e.Line > 0 {

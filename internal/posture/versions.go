@@ -45,6 +45,7 @@ func (t VersionTable) supports(version string) (bool, error) {
 	return false, nil
 }
 
+// String lists the versions and the date, for messages.
 func (t VersionTable) String() string {
 	return fmt.Sprintf("%s (as of %s)", strings.Join(t.Minors, ", "), t.AsOf)
 }
