@@ -95,6 +95,11 @@ func newConstraint(o *k8s.Object, t *Template) (*Constraint, error) {
 // enforcementAction reads spec.enforcementAction. "scoped" resolves to the
 // strictest action among spec.scopedEnforcementActions.
 func enforcementAction(spec map[string]any) (string, error) {
+	if raw, present := spec["enforcementAction"]; present && raw != nil {
+		if _, ok := raw.(string); !ok {
+			return "", fmt.Errorf("%w: spec.enforcementAction must be a string", ErrSchema)
+		}
+	}
 	a := str(spec["enforcementAction"])
 	switch a {
 	case "":

@@ -286,8 +286,8 @@ func TestConstraintErrors(t *testing.T) {
 		{"required parameter missing", "apiVersion: constraints.gatekeeper.sh/v1beta1\nkind: TestRequiredLabels\nmetadata: {name: c}\nspec: {parameters: {}}\n", "labels", true},
 		{"no template", "apiVersion: constraints.gatekeeper.sh/v1beta1\nkind: Nope\nmetadata: {name: c}\n", "no ConstraintTemplate defines kind Nope", false},
 		{"bad enforcement action", "apiVersion: constraints.gatekeeper.sh/v1beta1\nkind: TestRequiredLabels\nmetadata: {name: c}\nspec: {enforcementAction: block, parameters: {labels: [a]}}\n", "enforcementAction", false},
-		{"bad label selector", "apiVersion: constraints.gatekeeper.sh/v1beta1\nkind: TestRequiredLabels\nmetadata: {name: c}\nspec: {match: {labelSelector: {matchExpressions: [{key: a, operator: Maybe}]}}, parameters: {labels: [a]}}\n", "labelSelector", false},
-		{"bad scope", "apiVersion: constraints.gatekeeper.sh/v1beta1\nkind: TestRequiredLabels\nmetadata: {name: c}\nspec: {match: {scope: cluster}, parameters: {labels: [a]}}\n", "scope", false},
+		{"bad label selector", "apiVersion: constraints.gatekeeper.sh/v1beta1\nkind: TestRequiredLabels\nmetadata: {name: c}\nspec: {match: {labelSelector: {matchExpressions: [{key: a, operator: Maybe}]}}, parameters: {labels: [a]}}\n", "labelSelector", true},
+		{"bad scope", "apiVersion: constraints.gatekeeper.sh/v1beta1\nkind: TestRequiredLabels\nmetadata: {name: c}\nspec: {match: {scope: cluster}, parameters: {labels: [a]}}\n", "scope", true},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
