@@ -64,7 +64,7 @@ func ObjectRequest(o *k8s.Object) *Request {
 		"oldObject": nil,
 		"options":   nil,
 	}
-	if n := o.Name(); n != "" {
+	if n := metadataName(o); n != "" {
 		review["name"] = n
 	}
 	if ns := o.Namespace(); ns != "" {
@@ -169,7 +169,7 @@ func (r *Request) targets() ([]matchTarget, error) {
 		if gvk := ko.GroupVersionKind(); gvk.Kind != "" {
 			t.group, t.kind = gvk.Group, gvk.Kind
 		}
-		if n := ko.Name(); n != "" {
+		if n := metadataName(ko); n != "" {
 			t.name = n
 		}
 		if t.namespace == "" {
@@ -182,4 +182,12 @@ func (r *Request) targets() ([]matchTarget, error) {
 		return nil, fmt.Errorf("review of %s %s has neither object nor oldObject", k, name)
 	}
 	return out, nil
+}
+
+// metadataName is metadata.name as Gatekeeper reads it (GetName): an object
+// that has only a generateName has no name yet, so input.review.name is
+// absent and match.name does not match it.
+func metadataName(o *k8s.Object) string {
+	n, _ := o.Metadata()["name"].(string)
+	return n
 }

@@ -121,3 +121,34 @@ func TestObjectRequestOldObjectNull(t *testing.T) {
 		t.Fatalf("got %q", got)
 	}
 }
+
+// An object with only a generateName has no name for Gatekeeper: review.name
+// is absent and match.name does not match the generateName.
+func TestGenerateNameIsNotAName(t *testing.T) {
+	const named = `
+apiVersion: constraints.gatekeeper.sh/v1beta1
+kind: TestEchoReview
+metadata:
+  name: echo
+spec:
+  match:
+    kinds: [{apiGroups: [""], kinds: [ConfigMap]}]
+    name: "web-*"
+`
+	e := newEngine(t, echoReviewTemplate, named)
+	cm := obj(t, "apiVersion: v1\nkind: ConfigMap\nmetadata: {generateName: web-, namespace: dev}\n")
+	req := ObjectRequest(cm)
+	if _, ok := req.Review["name"]; ok {
+		t.Errorf("review.name = %v, want it absent", req.Review["name"])
+	}
+	if got := reviewMsgs(t, e, req); len(got) != 0 {
+		t.Errorf("match.name matched a generateName: %q", got)
+	}
+	areq, err := AdmissionRequest(map[string]any{"operation": "CREATE", "namespace": "dev", "object": cm.Content})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := reviewMsgs(t, e, areq); len(got) != 0 {
+		t.Errorf("match.name matched a generateName at admission: %q", got)
+	}
+}
