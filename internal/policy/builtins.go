@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"strings"
 	"sync"
 
 	"github.com/google/go-containerregistry/pkg/name"
@@ -25,6 +26,9 @@ import (
 //	    pod-security-admission library) of level "baseline" or
 //	    "restricted" on the pod spec obj carries, reporting only the
 //	    named check IDs (all of the level when checks is empty).
+//	bulwark.pod_security_review(obj, {"level", "checks", "exemptImages"})
+//	    -> [{"check", "reason", "detail", "msg"}]
+//	    the same, with exempt images left out, in one call.
 //	bulwark.secret_findings(name, value, file, extra_names) -> {evidence, ...}
 //	    why a named value looks like a secret literal (see secrets.go).
 //	bulwark.parse_image(ref) -> {"registry", "repository", "name", "tag", "digest"}
@@ -40,6 +44,10 @@ func builtins() []func(*rego.Rego) {
 			// Not memoized by OPA: its key would serialise the whole pod.
 			// The decoded pod is cached per review instead.
 		}, podSecurityBuiltin),
+		rego.Function2(&rego.Function{
+			Name: "bulwark.pod_security_review",
+			Decl: types.NewFunction(types.Args(types.A, types.A), types.NewArray(nil, types.A)),
+		}, podSecurityReviewBuiltin),
 		secretFindingsFunction(),
 		rego.Function1(&rego.Function{
 			Name:    "bulwark.parse_image",
@@ -178,35 +186,155 @@ func roundTrip(in any, out any) error {
 }
 
 func podSecurityBuiltin(bctx rego.BuiltinContext, objT, levelT, checksT *ast.Term) (*ast.Term, error) {
-	level, ok := levelT.Value.(ast.String)
-	if !ok {
-		return nil, fmt.Errorf("bulwark.pod_security: level must be a string")
-	}
-	lv := psaapi.Level(level)
-	if lv != psaapi.LevelBaseline && lv != psaapi.LevelRestricted {
-		return nil, fmt.Errorf("bulwark.pod_security: level %q is not baseline or restricted", string(level))
-	}
-	want := map[string]bool{}
-	if arr, ok := checksT.Value.(*ast.Array); ok {
-		arr.Foreach(func(t *ast.Term) {
-			if s, ok := t.Value.(ast.String); ok {
-				want[string(s)] = true
-			}
-		})
-	}
-	cs, err := pssChecks()
+	lv, err := pssLevel(levelT.Value)
 	if err != nil {
-		return nil, err
+		return nil, fmt.Errorf("bulwark.pod_security: %w", err)
 	}
 	p := typedPodOf(bctx.Context, objT.Value)
 	if p.err != nil {
 		return nil, fmt.Errorf("bulwark.pod_security: %w", p.err)
 	}
-	var out []*ast.Term
 	if p.spec == nil {
 		return ast.ArrayTerm(), nil
 	}
-	latest := psaapi.LevelVersion{Level: lv, Version: psaapi.LatestVersion()}
+	return evaluatePodSecurity(p.meta, p.spec, lv, stringSet(checksT.Value))
+}
+
+// podSecurityReviewBuiltin is bulwark.pod_security_review(obj, params):
+// the Pod Security Standards checks of params.level limited to
+// params.checks, with the containers whose image params.exemptImages
+// names ("prefix*" or exact) left out, and nothing reported when every
+// container is exempt. Each result also carries the message.
+func podSecurityReviewBuiltin(bctx rego.BuiltinContext, objT, paramsT *ast.Term) (*ast.Term, error) {
+	params, ok := paramsT.Value.(ast.Object)
+	if !ok {
+		return nil, fmt.Errorf("bulwark.pod_security_review: parameters must be an object")
+	}
+	var levelV ast.Value = ast.String("")
+	if t := params.Get(ast.StringTerm("level")); t != nil {
+		levelV = t.Value
+	}
+	lv, err := pssLevel(levelV)
+	if err != nil {
+		return nil, fmt.Errorf("bulwark.pod_security_review: %w", err)
+	}
+	var want, exempt map[string]bool
+	if t := params.Get(ast.StringTerm("checks")); t != nil {
+		want = stringSet(t.Value)
+	}
+	var exemptList []string
+	if t := params.Get(ast.StringTerm("exemptImages")); t != nil {
+		exempt = stringSet(t.Value)
+		for e := range exempt {
+			exemptList = append(exemptList, e)
+		}
+	}
+	p := typedPodOf(bctx.Context, objT.Value)
+	if p.err != nil {
+		return nil, fmt.Errorf("bulwark.pod_security_review: %w", p.err)
+	}
+	if p.spec == nil {
+		return ast.ArrayTerm(), nil
+	}
+	spec := p.spec
+	if len(exemptList) > 0 {
+		kept, all := withoutExempt(p.spec, exemptList)
+		if all {
+			return ast.ArrayTerm(), nil
+		}
+		spec = kept
+	}
+	res, err := evaluatePodSecurity(p.meta, spec, lv, want)
+	if err != nil {
+		return nil, err
+	}
+	arr := res.Value.(*ast.Array)
+	out := make([]*ast.Term, 0, arr.Len())
+	arr.Foreach(func(t *ast.Term) {
+		o := t.Value.(ast.Object)
+		reason := string(o.Get(ast.StringTerm("reason")).Value.(ast.String))
+		detail := string(o.Get(ast.StringTerm("detail")).Value.(ast.String))
+		msg := reason
+		if detail != "" {
+			msg += " (" + detail + ")"
+		}
+		o.Insert(ast.StringTerm("msg"), ast.StringTerm(msg))
+		out = append(out, t)
+	})
+	return ast.ArrayTerm(out...), nil
+}
+
+func pssLevel(v ast.Value) (psaapi.Level, error) {
+	level, ok := v.(ast.String)
+	if !ok {
+		return "", fmt.Errorf("level must be a string")
+	}
+	lv := psaapi.Level(level)
+	if lv != psaapi.LevelBaseline && lv != psaapi.LevelRestricted {
+		return "", fmt.Errorf("level %q is not baseline or restricted", string(level))
+	}
+	return lv, nil
+}
+
+func stringSet(v ast.Value) map[string]bool {
+	out := map[string]bool{}
+	if arr, ok := v.(*ast.Array); ok {
+		arr.Foreach(func(t *ast.Term) {
+			if s, ok := t.Value.(ast.String); ok {
+				out[string(s)] = true
+			}
+		})
+	}
+	return out
+}
+
+// withoutExempt returns a copy of spec without the containers whose image
+// an exemption names, and whether every container was exempt.
+func withoutExempt(spec *corev1.PodSpec, exempt []string) (*corev1.PodSpec, bool) {
+	isExempt := func(image string) bool {
+		for _, e := range exempt {
+			if prefix, glob := strings.CutSuffix(e, "*"); glob && strings.HasPrefix(image, prefix) || !glob && image == e {
+				return true
+			}
+		}
+		return false
+	}
+	out := *spec
+	total, kept := 0, 0
+	out.InitContainers, out.Containers, out.EphemeralContainers = nil, nil, nil
+	for _, c := range spec.InitContainers {
+		total++
+		if !isExempt(c.Image) {
+			out.InitContainers = append(out.InitContainers, c)
+			kept++
+		}
+	}
+	for _, c := range spec.Containers {
+		total++
+		if !isExempt(c.Image) {
+			out.Containers = append(out.Containers, c)
+			kept++
+		}
+	}
+	for _, c := range spec.EphemeralContainers {
+		total++
+		if !isExempt(c.Image) {
+			out.EphemeralContainers = append(out.EphemeralContainers, c)
+			kept++
+		}
+	}
+	return &out, total > 0 && kept == 0
+}
+
+// evaluatePodSecurity runs the wanted checks (all when want is empty) of
+// level lv and returns [{"check", "reason", "detail"}].
+func evaluatePodSecurity(meta *metav1.ObjectMeta, spec *corev1.PodSpec, lv psaapi.Level, want map[string]bool) (*ast.Term, error) {
+	cs, err := pssChecks()
+	if err != nil {
+		return nil, err
+	}
+	var out []*ast.Term
+	latest := psaapi.LatestVersion()
 	for _, c := range cs {
 		if len(want) > 0 && !want[c.id] {
 			continue
@@ -214,7 +342,7 @@ func podSecurityBuiltin(bctx rego.BuiltinContext, objT, levelT, checksT *ast.Ter
 		if lv == psaapi.LevelBaseline && c.level != psaapi.LevelBaseline {
 			continue
 		}
-		for _, r := range c.eval.EvaluatePod(psaapi.LevelVersion{Level: c.level, Version: latest.Version}, p.meta, p.spec) {
+		for _, r := range c.eval.EvaluatePod(psaapi.LevelVersion{Level: c.level, Version: latest}, meta, spec) {
 			if r.Allowed {
 				continue
 			}
