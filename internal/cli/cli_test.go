@@ -195,6 +195,7 @@ func TestScanBadInput(t *testing.T) {
 		{"malformed yaml", write("bad.yaml", []byte("apiVersion: v1\nkind: Pod\nmetadata:\n  name: [x\n")), "bad.yaml:"},
 		{"malformed json", write("bad.json", []byte("{\"apiVersion\": \"v1\",\n\"kind\": }")), "bad.json:2: invalid JSON"},
 		{"no kind", write("nokind.yaml", []byte("apiVersion: v1\nmetadata: {name: a}\n")), "nokind.yaml:1: object has no kind"},
+		{"unknown kind", write("typo.yaml", []byte("# a typo would escape every check\napiVersion: apps/v1\nkind: Deploymnet\nmetadata: {name: a}\n")), `typo.yaml:2: unknown kind "Deploymnet" in the apps API group (did you mean "Deployment"?)`},
 		{"binary garbage", write("garbage.bin", []byte{0x7f, 'E', 'L', 'F', 0, 1, 2, 3}), "garbage.bin: not a text manifest"},
 		{"50 MB file", write("big.yaml", big), "big.yaml: file is larger than the 32 MiB limit"},
 		{"missing file", filepath.Join(dir, "nope.yaml"), "nope.yaml: no such file or directory"},

@@ -75,6 +75,15 @@ func Run(ctx context.Context, opts Options) (*Result, error) {
 			targets = append(targets, o)
 		}
 	}
+	var kindErrs []error
+	for _, o := range targets {
+		if err := k8s.CheckKind(o); err != nil {
+			kindErrs = append(kindErrs, &k8s.DecodeError{File: o.File, Line: o.Line, Err: err})
+		}
+	}
+	if err := errors.Join(kindErrs...); err != nil {
+		return nil, err
+	}
 	extra, err := LoadPolicies(opts.Loader, append(append([]string{}, opts.Config.Policies...), opts.Policies...))
 	if err != nil {
 		return nil, err
