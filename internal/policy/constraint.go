@@ -69,7 +69,8 @@ func newConstraint(o *k8s.Object, t *Template) (*Constraint, error) {
 		return nil, err
 	}
 	params := map[string]any{}
-	if raw, present := spec["parameters"]; present && raw != nil {
+	raw, present := spec["parameters"]
+	if present && raw != nil {
 		p, ok := raw.(map[string]any)
 		if !ok {
 			return nil, fmt.Errorf("%w: spec.parameters must be an object", ErrSchema)
@@ -78,6 +79,13 @@ func newConstraint(o *k8s.Object, t *Template) (*Constraint, error) {
 	}
 	if err := t.validateParameters(params); err != nil {
 		return nil, err
+	}
+	if present && raw != nil {
+		// Schema defaults apply inside a spec.parameters that is there,
+		// as the API server applies them; an absent one stays {}.
+		if params, err = t.defaultParameters(params); err != nil {
+			return nil, fmt.Errorf("spec.parameters: %w", err)
+		}
 	}
 	c.Parameters = params
 	v, err := ast.InterfaceToValue(params)

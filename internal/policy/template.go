@@ -13,6 +13,8 @@ import (
 	"github.com/open-policy-agent/opa/v1/storage"
 	apiextensions "k8s.io/apiextensions-apiserver/pkg/apis/apiextensions"
 	apiextensionsv1 "k8s.io/apiextensions-apiserver/pkg/apis/apiextensions/v1"
+	structuralschema "k8s.io/apiextensions-apiserver/pkg/apiserver/schema"
+	"k8s.io/apiextensions-apiserver/pkg/apiserver/schema/defaulting"
 	"k8s.io/apiextensions-apiserver/pkg/apiserver/validation"
 	utiljson "k8s.io/apimachinery/pkg/util/json"
 	"k8s.io/apimachinery/pkg/util/validation/field"
@@ -43,6 +45,9 @@ type Template struct {
 
 	query     rego.PreparedEvalQuery
 	validator validation.SchemaValidator
+	// structural is the parameters schema in structural form, for its
+	// defaults; nil when the schema is not structural.
+	structural *structuralschema.Structural
 }
 
 // IsTemplate reports whether o is a ConstraintTemplate.
@@ -80,11 +85,14 @@ func compileTemplate(ctx context.Context, o *k8s.Object, store storage.Store, op
 	t := &Template{Name: name, Kind: kind, Source: o}
 
 	if raw := dig(spec, "crd", "spec", "validation", "openAPIV3Schema"); raw != nil {
-		v, err := newValidator(raw)
+		v, internal, err := newValidator(raw)
 		if err != nil {
 			return nil, fmt.Errorf("spec.crd.spec.validation.openAPIV3Schema: %w", err)
 		}
 		t.validator = v
+		if st, err := structuralschema.NewStructural(internal); err == nil {
+			t.structural = st
+		}
 	}
 
 	src, err := targetRego(spec)
@@ -236,21 +244,44 @@ func hasRule(m *ast.Module, name string) bool {
 	return false
 }
 
-func newValidator(raw any) (validation.SchemaValidator, error) {
+func newValidator(raw any) (validation.SchemaValidator, *apiextensions.JSONSchemaProps, error) {
 	js, err := json.Marshal(raw)
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	var v1 apiextensionsv1.JSONSchemaProps
 	if err := json.Unmarshal(js, &v1); err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	var internal apiextensions.JSONSchemaProps
 	if err := apiextensionsv1.Convert_v1_JSONSchemaProps_To_apiextensions_JSONSchemaProps(&v1, &internal, nil); err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	v, _, err := validation.NewSchemaValidator(&internal)
-	return v, err
+	return v, &internal, err
+}
+
+// defaultParameters returns params with the schema's default values filled
+// in, as the API server does for a constraint's spec.parameters (and gator,
+// through the constraint framework's ApplyDefaultParams). params is not
+// modified; without a structural schema it is returned as is.
+func (t *Template) defaultParameters(params map[string]any) (map[string]any, error) {
+	if t.structural == nil {
+		return params, nil
+	}
+	js, err := json.Marshal(params)
+	if err != nil {
+		return nil, err
+	}
+	var out map[string]any
+	if err := utiljson.Unmarshal(js, &out); err != nil {
+		return nil, err
+	}
+	if out == nil {
+		out = map[string]any{}
+	}
+	defaulting.Default(out, t.structural)
+	return out, nil
 }
 
 // validateParameters checks constraint parameters against the schema.
