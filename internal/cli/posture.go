@@ -4,22 +4,20 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"io/fs"
-	"os"
 	"path/filepath"
 	"strings"
 
 	"github.com/spf13/cobra"
 
 	"github.com/bulwark-k8s/bulwark/internal/controls"
+	"github.com/bulwark-k8s/bulwark/internal/k8s"
 	"github.com/bulwark-k8s/bulwark/internal/posture"
 	"github.com/bulwark-k8s/bulwark/internal/report"
 )
 
 type postureFlags struct {
+	reportFlags
 	config      string
-	output      string
-	failOn      string
 	parameters  []string
 	maxFileSize int64
 }
@@ -59,12 +57,9 @@ a usage or input error.`,
   bulwark posture azuredeploy.json --parameters azuredeploy.parameters.json`,
 		Args: argsAtLeast(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			if err := report.CheckFormat(f.output); err != nil {
-				return usageError(err)
-			}
-			failOn, err := controls.ParseSeverity(f.failOn)
+			failOn, err := f.threshold()
 			if err != nil {
-				return usageError(fmt.Errorf("--fail-on: %w", err))
+				return err
 			}
 			cfg, err := loadConfig(f.config)
 			if err != nil {
@@ -111,25 +106,12 @@ a usage or input error.`,
 				Findings: findings,
 				Catalog:  cat,
 			}
-			if err := report.Write(s.Out, f.output, rep); err != nil {
-				return err
-			}
-			worst := controls.Info
-			for _, fd := range findings {
-				if fd.Severity > worst {
-					worst = fd.Severity
-				}
-			}
-			if len(findings) > 0 && worst >= failOn {
-				return &ExitError{Code: ExitFindings}
-			}
-			return nil
+			return f.write(s, rep, failOn)
 		},
 	}
 	fl := cmd.Flags()
 	fl.StringVar(&f.config, "config", "", "bulwark.yaml (regions.allowed, publicExposure.allowedResourceGroups, checks.<id>); built-in defaults when absent")
-	fl.StringVarP(&f.output, "output", "o", "table", "output format: table, json, sarif, junit")
-	fl.StringVar(&f.failOn, "fail-on", "high", "exit 1 when a finding is at or above this severity: info, low, medium, high, critical, none")
+	f.bind(fl)
 	fl.StringArrayVar(&f.parameters, "parameters", nil, "ARM deployment parameters file for the templates (repeatable; later files win)")
 	fl.Int64Var(&f.maxFileSize, "max-file-size", defaultPostureMaxFileSize, "largest input file read, in bytes")
 	return cmd
@@ -178,65 +160,24 @@ func readPostureInputs(paths []string, stdin io.Reader, limit int64, opts []post
 	return inputs, errors.Join(errs...)
 }
 
-// postureFiles lists the files a path stands for.
+// postureFiles lists the files a path stands for: the file, "-", or the
+// .json files under a directory.
 func postureFiles(p string) (files []string, dir bool, err error) {
-	if p == "-" {
-		return []string{"-"}, false, nil
-	}
-	info, err := os.Stat(p)
+	all, err := k8s.Files(p)
 	if err != nil {
-		return nil, false, fmt.Errorf("%s: %w", p, postureUnwrapPath(err))
+		return nil, false, err
 	}
-	if !info.IsDir() {
-		return []string{p}, false, nil
+	if len(all) == 1 && all[0] == p {
+		return all, false, nil
 	}
-	err = filepath.WalkDir(p, func(path string, d fs.DirEntry, err error) error {
-		if err != nil {
-			return fmt.Errorf("%s: %w", path, postureUnwrapPath(err))
+	for _, f := range all {
+		if strings.EqualFold(filepath.Ext(f), ".json") {
+			files = append(files, f)
 		}
-		if d.IsDir() {
-			if path != p && strings.HasPrefix(d.Name(), ".") {
-				return filepath.SkipDir
-			}
-			return nil
-		}
-		if strings.EqualFold(filepath.Ext(path), ".json") {
-			files = append(files, path)
-		}
-		return nil
-	})
-	return files, true, err
+	}
+	return files, true, nil
 }
 
 func postureReadFile(file string, stdin io.Reader, limit int64) ([]byte, error) {
-	var r io.Reader
-	if file == "-" {
-		if stdin == nil {
-			return nil, fmt.Errorf("-: no standard input")
-		}
-		r = stdin
-	} else {
-		fh, err := os.Open(file)
-		if err != nil {
-			return nil, fmt.Errorf("%s: %w", file, postureUnwrapPath(err))
-		}
-		defer fh.Close()
-		r = fh
-	}
-	data, err := io.ReadAll(io.LimitReader(r, limit+1))
-	if err != nil {
-		return nil, fmt.Errorf("%s: %w", file, err)
-	}
-	if int64(len(data)) > limit {
-		return nil, fmt.Errorf("%s: larger than %d bytes (raise --max-file-size)", file, limit)
-	}
-	return data, nil
-}
-
-func postureUnwrapPath(err error) error {
-	var pe *fs.PathError
-	if errors.As(err, &pe) {
-		return pe.Err
-	}
-	return err
+	return k8s.Loader{Stdin: stdin, MaxFileSize: limit}.ReadFile(file)
 }

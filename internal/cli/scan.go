@@ -6,16 +6,13 @@ import (
 
 	"github.com/spf13/cobra"
 
-	"github.com/bulwark-k8s/bulwark/internal/controls"
 	"github.com/bulwark-k8s/bulwark/internal/k8s"
-	"github.com/bulwark-k8s/bulwark/internal/report"
 	"github.com/bulwark-k8s/bulwark/internal/scan"
 )
 
 type scanFlags struct {
+	reportFlags
 	config      string
-	output      string
-	failOn      string
 	policies    []string
 	noLibrary   bool
 	maxFileSize int64
@@ -39,12 +36,9 @@ a usage or input error.`,
   bulwark scan manifests/ --policy my-gatekeeper-policies/ --fail-on critical`,
 		Args: argsAtLeast(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			if err := report.CheckFormat(f.output); err != nil {
-				return usageError(err)
-			}
-			failOn, err := controls.ParseSeverity(f.failOn)
+			failOn, err := f.threshold()
 			if err != nil {
-				return usageError(fmt.Errorf("--fail-on: %w", err))
+				return err
 			}
 			limitMemory()
 			cfg, err := loadConfig(f.config)
@@ -62,26 +56,19 @@ a usage or input error.`,
 			if err != nil {
 				return usageError(err)
 			}
-			rep := res.Report(Version, args)
-			if err := report.Write(s.Out, f.output, rep); err != nil {
-				return err
-			}
+			exit := f.write(s, res.Report(Version, args), failOn)
 			if len(res.Errors) > 0 {
 				for _, e := range res.Errors {
 					fmt.Fprintf(s.Err, "error: %v\n", e)
 				}
 				return &ExitError{Code: ExitUsage, Err: fmt.Errorf("%d objects could not be fully evaluated", len(res.Errors))}
 			}
-			if res.Worst() >= failOn && len(res.Findings) > 0 {
-				return &ExitError{Code: ExitFindings}
-			}
-			return nil
+			return exit
 		},
 	}
 	fl := cmd.Flags()
 	fl.StringVar(&f.config, "config", "", "bulwark.yaml (apiVersion bulwark.dev/v1alpha1, kind Config); built-in defaults when absent")
-	fl.StringVarP(&f.output, "output", "o", "table", "output format: table, json, sarif, junit")
-	fl.StringVar(&f.failOn, "fail-on", "high", "exit 1 when a finding is at or above this severity: info, low, medium, high, critical, none")
+	f.bind(fl)
 	fl.StringArrayVar(&f.policies, "policy", nil, "file or directory of ConstraintTemplates and constraints to add (repeatable)")
 	fl.BoolVar(&f.noLibrary, "no-library", false, "do not load the built-in policy library (only --policy and policies among the inputs)")
 	fl.Int64Var(&f.maxFileSize, "max-file-size", k8s.DefaultMaxFileSize, "largest manifest file read, in bytes")
