@@ -391,17 +391,6 @@ func Finding(res policy.Result, ref controls.ObjectRef, file string, line int) c
 	}
 }
 
-// Worst returns the highest severity among the findings (Info when none).
-func (r *Result) Worst() controls.Severity {
-	w := controls.Info
-	for _, f := range r.Findings {
-		if f.Severity > w {
-			w = f.Severity
-		}
-	}
-	return w
-}
-
 // Report assembles the compliance report.
 func (r *Result) Report(version string, inputs []string) *report.Report {
 	return &report.Report{
