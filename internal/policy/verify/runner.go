@@ -64,6 +64,7 @@ func (r *Runner) findSuites(paths []string) ([]*Suite, error) {
 	var out []*Suite
 	var errs []error
 	for _, p := range paths {
+		p = gatorPath(p)
 		files, err := k8s.Files(p)
 		if err != nil {
 			errs = append(errs, err)
@@ -94,6 +95,23 @@ func (r *Runner) findSuites(paths []string) ([]*Suite, error) {
 		}
 	}
 	return out, errors.Join(errs...)
+}
+
+// gatorPath accepts gator verify's recursive form, "dir/..." (as in
+// "gator verify ./..."): directories are always searched recursively here,
+// so the suffix is dropped. A path that exists as written is left alone.
+func gatorPath(p string) string {
+	rest, ok := strings.CutSuffix(p, "...")
+	if !ok {
+		return p
+	}
+	if _, err := os.Stat(p); err == nil {
+		return p
+	}
+	if rest == "" {
+		return "."
+	}
+	return filepath.Clean(rest)
 }
 
 var suiteKind = regexp.MustCompile(`(?m)^\s*"?kind"?\s*:\s*"?Suite"?\s*,?\s*$`)
