@@ -18,5 +18,6 @@ func commands(s Streams, logger func() *slog.Logger) []*cobra.Command {
 		newRBACCommand(s),
 		newNetpolCommand(s),
 		newPostureCommand(s),
+		newServeCommand(s),
 	}
 }
