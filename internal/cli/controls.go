@@ -5,7 +5,6 @@ import (
 	"fmt"
 	"io"
 	"strings"
-	"text/tabwriter"
 
 	"github.com/spf13/cobra"
 
@@ -51,14 +50,23 @@ func builtinCatalog(cmd *cobra.Command) (*controls.Catalog, error) {
 }
 
 func controlsTable(w io.Writer, cat *controls.Catalog) error {
-	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
+	width := 0
+	for _, c := range cat.Checks() {
+		width = max(width, len(c.ID))
+	}
+	var b strings.Builder
 	for _, r := range controls.Requirements() {
-		fmt.Fprintf(tw, "%s\t%s\t\t\n", r.ID, r.Title)
-		for _, c := range cat.ForRequirement(r.ID) {
-			fmt.Fprintf(tw, "  %s\t%s\t%s\t%s\n", c.ID, strings.ToUpper(c.Severity.String()), c.Engine, c.Title)
+		fmt.Fprintf(&b, "%s  %s\n", r.ID, r.Title)
+		checks := cat.ForRequirement(r.ID)
+		if len(checks) == 0 {
+			b.WriteString("  (no check yet)\n")
+		}
+		for _, c := range checks {
+			fmt.Fprintf(&b, "  %-*s  %-8s  %-7s  %s\n", width, c.ID, strings.ToUpper(c.Severity.String()), c.Engine, c.Title)
 		}
 	}
-	return tw.Flush()
+	_, err := io.WriteString(w, b.String())
+	return err
 }
 
 func controlsMarkdown(w io.Writer, cat *controls.Catalog) error {
