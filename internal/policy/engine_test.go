@@ -3,6 +3,7 @@ package policy
 import (
 	"context"
 	"errors"
+	"fmt"
 	"strings"
 	"testing"
 	"time"
@@ -675,4 +676,47 @@ spec:
 	if got, want := msg(), `0 pods [], 0 cluster roles`; got != want {
 		t.Errorf("after SetInventory: %q, want %q", got, want)
 	}
+}
+
+// TestConcurrentReviews reviews from many goroutines while constraints and
+// the inventory change; run with -race.
+func TestConcurrentReviews(t *testing.T) {
+	ctx := context.Background()
+	e := newEngine(t, requiredLabelsTemplate, requiredLabels("    kinds: [{apiGroups: [''], kinds: [Pod]}]"))
+	pod := obj(t, "apiVersion: v1\nkind: Pod\nmetadata: {name: p, namespace: dev}\nspec: {containers: [{name: a, image: x}]}\n")
+	other := obj(t, strings.Replace(requiredLabels("    {}"), "need-team", "other", 1))
+	done := make(chan struct{})
+	errs := make(chan error, 8)
+	for w := 0; w < 8; w++ {
+		go func() {
+			for i := 0; i < 200; i++ {
+				res, _, err := e.ReviewObject(ctx, pod)
+				if err != nil || len(res) == 0 {
+					errs <- fmt.Errorf("review %d: %v %v", i, err, res)
+					return
+				}
+			}
+			errs <- nil
+		}()
+	}
+	go func() {
+		defer close(done)
+		for i := 0; i < 50; i++ {
+			if _, err := e.AddConstraint(other); err != nil {
+				t.Error(err)
+				return
+			}
+			if err := e.SetInventory(ctx, []*k8s.Object{pod}); err != nil {
+				t.Error(err)
+				return
+			}
+			e.RemoveConstraint(other.Kind(), other.Name())
+		}
+	}()
+	for w := 0; w < 8; w++ {
+		if err := <-errs; err != nil {
+			t.Error(err)
+		}
+	}
+	<-done
 }
