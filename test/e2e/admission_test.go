@@ -1,0 +1,576 @@
+//go:build e2e
+
+package e2e
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"crypto/tls"
+	"crypto/x509"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"sigs.k8s.io/yaml"
+
+	"github.com/bulwark-k8s/bulwark/internal/admission"
+	"github.com/bulwark-k8s/bulwark/internal/cli"
+	"github.com/bulwark-k8s/bulwark/test/e2e/cluster"
+)
+
+// bulwarkServer is `bulwark serve` running in the test process.
+type bulwarkServer struct {
+	URL    string // https://127.0.0.1:port
+	CAPEM  []byte
+	client *http.Client
+	logs   *syncBuffer
+}
+
+// syncBuffer is a bytes.Buffer safe for the server's logger and the test.
+type syncBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (s *syncBuffer) Write(p []byte) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.Write(p)
+}
+
+func (s *syncBuffer) String() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.String()
+}
+
+// freePort returns a TCP port free on 127.0.0.1 when it returns.
+func freePort(t *testing.T) int {
+	t.Helper()
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer l.Close()
+	return l.Addr().(*net.TCPAddr).Port
+}
+
+// startBulwark runs `bulwark serve` with args plus a listen address and a
+// serving certificate for 127.0.0.1 signed by a CA of the test's, until the
+// test ends (it then shuts down gracefully and must exit cleanly). It
+// returns once /readyz answers ok.
+func startBulwark(t *testing.T, args ...string) *bulwarkServer {
+	t.Helper()
+	dir := t.TempDir()
+	now := time.Now()
+	ca, err := admission.NewCA("bulwark-e2e-ca", now, 24*time.Hour)
+	if err != nil {
+		t.Fatal(err)
+	}
+	certPEM, keyPEM, err := ca.Issue([]string{"127.0.0.1", "localhost"}, now, 24*time.Hour)
+	if err != nil {
+		t.Fatal(err)
+	}
+	certFile, keyFile := filepath.Join(dir, "tls.crt"), filepath.Join(dir, "tls.key")
+	if err := os.WriteFile(certFile, certPEM, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(keyFile, keyPEM, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	addr := "127.0.0.1:" + strconv.Itoa(freePort(t))
+	full := append([]string{"serve", "--listen", addr, "--tls-cert-file", certFile, "--tls-key-file", keyFile, "--log-level", "debug"}, args...)
+	logs := &syncBuffer{}
+	ctx, cancel := context.WithCancel(context.Background())
+	exited := make(chan int, 1)
+	go func() { exited <- cli.Run(ctx, full, cli.Streams{In: strings.NewReader(""), Out: io.Discard, Err: logs}) }()
+	t.Cleanup(func() {
+		cancel()
+		select {
+		case code := <-exited:
+			if code != 0 {
+				t.Errorf("bulwark serve exited %d after shutdown", code)
+			}
+		case <-time.After(45 * time.Second):
+			t.Errorf("bulwark serve did not stop within 45s of shutdown")
+		}
+		if t.Failed() {
+			t.Logf("bulwark serve log:\n%s", tail(logs.String(), 80))
+		}
+	})
+	pool := x509.NewCertPool()
+	pool.AppendCertsFromPEM(ca.CertPEM)
+	s := &bulwarkServer{
+		URL:   "https://" + addr,
+		CAPEM: ca.CertPEM,
+		client: &http.Client{Timeout: 5 * time.Second, Transport: &http.Transport{
+			TLSClientConfig: &tls.Config{RootCAs: pool, MinVersion: tls.VersionTLS12},
+		}},
+		logs: logs,
+	}
+	err = cluster.Eventually(t.Context(), 2*time.Minute, 250*time.Millisecond, func(ctx context.Context) error {
+		select {
+		case code := <-exited:
+			exited <- code
+			return fmt.Errorf("bulwark serve exited %d:\n%s", code, tail(logs.String(), 40))
+		default:
+		}
+		body, code, err := s.get(ctx, "/readyz")
+		if err != nil {
+			return err
+		}
+		if code != http.StatusOK {
+			return fmt.Errorf("/readyz: %d %s", code, body)
+		}
+		return nil
+	})
+	if err != nil {
+		t.Fatalf("bulwark serve not ready: %v", err)
+	}
+	return s
+}
+
+func tail(s string, n int) string {
+	lines := strings.Split(strings.TrimRight(s, "\n"), "\n")
+	if len(lines) > n {
+		lines = lines[len(lines)-n:]
+	}
+	return strings.Join(lines, "\n")
+}
+
+func (s *bulwarkServer) get(ctx context.Context, path string) (string, int, error) {
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, s.URL+path, nil)
+	if err != nil {
+		return "", 0, err
+	}
+	resp, err := s.client.Do(req)
+	if err != nil {
+		return "", 0, err
+	}
+	defer resp.Body.Close()
+	b, err := io.ReadAll(resp.Body)
+	return string(b), resp.StatusCode, err
+}
+
+// metric returns the value of the sample of name whose labels include
+// every label of want (name="value" pairs), summed over the matching
+// samples; 0 when there is none.
+func (s *bulwarkServer) metric(t *testing.T, name string, want ...string) float64 {
+	t.Helper()
+	body, code, err := s.get(t.Context(), "/metrics")
+	if err != nil || code != http.StatusOK {
+		t.Fatalf("GET /metrics: %d %v", code, err)
+	}
+	var sum float64
+	sc := bufio.NewScanner(strings.NewReader(body))
+	for sc.Scan() {
+		line := sc.Text()
+		if !strings.HasPrefix(line, name+"{") && !strings.HasPrefix(line, name+" ") {
+			continue
+		}
+		ok := true
+		for _, w := range want {
+			if !strings.Contains(line, w) {
+				ok = false
+			}
+		}
+		if !ok {
+			continue
+		}
+		f := strings.Fields(line)
+		v, err := strconv.ParseFloat(f[len(f)-1], 64)
+		if err != nil {
+			t.Fatalf("metric line %q: %v", line, err)
+		}
+		sum += v
+	}
+	return sum
+}
+
+// webhookConfigurations renders bulwark's webhook configurations as
+// `bulwark install` does, for an out-of-cluster server at url.
+func webhookConfigurations(t *testing.T, url string, caPEM []byte, fp admission.FailurePolicy) string {
+	t.Helper()
+	c := admission.WebhookConfig{
+		URL: url, CABundle: caPEM, FailurePolicy: fp, TimeoutSeconds: 10,
+		ExemptNamespaces: []string{"kube-system", "kube-public", "kube-node-lease", "gatekeeper-system", "bulwark-system"},
+	}
+	var docs []string
+	for _, o := range []any{admission.ValidatingWebhookConfiguration(c), admission.MutatingWebhookConfiguration(c)} {
+		b, err := yaml.Marshal(o)
+		if err != nil {
+			t.Fatal(err)
+		}
+		docs = append(docs, string(b))
+	}
+	return strings.Join(docs, "---\n")
+}
+
+// ownerPolicy is a user policy in warn mode: pods in production should
+// carry an owner annotation.
+const ownerPolicy = `apiVersion: templates.gatekeeper.sh/v1
+kind: ConstraintTemplate
+metadata:
+  name: e2erequiredowner
+spec:
+  crd:
+    spec:
+      names:
+        kind: E2ERequiredOwner
+  targets:
+  - target: admission.k8s.gatekeeper.sh
+    rego: |
+      package e2erequiredowner
+      violation[{"msg": msg}] {
+        not input.review.object.metadata.annotations["example.com/owner"]
+        msg := sprintf("%s %q has no example.com/owner annotation", [input.review.object.kind, input.review.object.metadata.name])
+      }
+---
+apiVersion: constraints.gatekeeper.sh/v1beta1
+kind: E2ERequiredOwner
+metadata:
+  name: owner-annotation
+spec:
+  enforcementAction: warn
+  match:
+    kinds: [{apiGroups: [""], kinds: [Pod]}]
+    namespaces: [production]
+`
+
+// compliantPodSpec passes every built-in check under the workshop's
+// bulwark.yaml; %s are the container name, image, pull policy and
+// securityContext.
+const compliantPodSpec = `  automountServiceAccountToken: false
+  securityContext:
+    runAsNonRoot: true
+    runAsUser: 10001
+    seccompProfile: {type: RuntimeDefault}
+  containers:
+  - name: %s
+    image: %s
+    imagePullPolicy: %s
+    securityContext: %s
+    resources:
+      requests: {cpu: 100m, memory: 128Mi}
+      limits: {cpu: 500m, memory: 256Mi}
+    readinessProbe:
+      httpGet: {path: /healthz, port: 8080}
+`
+
+// restricted is the securityContext of a compliant container.
+const restricted = "{allowPrivilegeEscalation: false, readOnlyRootFilesystem: true, capabilities: {drop: [ALL]}}"
+
+func compliantPod(name, image, pull string, privileged bool) string {
+	sc := restricted
+	if privileged {
+		// The API server refuses allowPrivilegeEscalation: false beside
+		// privileged: true.
+		sc = "{privileged: true, readOnlyRootFilesystem: true, capabilities: {drop: [ALL]}}"
+	}
+	return `apiVersion: v1
+kind: Pod
+metadata:
+  name: ` + name + `
+  namespace: production
+  labels: {app: ` + name + `, cost-center: cc-4711, lob: imaging}
+  annotations: {example.com/owner: team-imaging}
+spec:
+` + fmt.Sprintf(compliantPodSpec, name, image, pull, sc)
+}
+
+// TestAdmission registers `bulwark serve --admission` with a real
+// kube-apiserver through a ValidatingWebhookConfiguration and a
+// MutatingWebhookConfiguration (HTTPS, caBundle, namespaceSelector,
+// failurePolicy, timeoutSeconds), and drives it with kubectl.
+func TestAdmission(t *testing.T) {
+	ctx := t.Context()
+	c := cluster.Start(ctx, t, cluster.Options{})
+	for _, ns := range []struct {
+		name   string
+		labels map[string]string
+	}{
+		{"production", map[string]string{"cost-center": "cc-4711", "lob": "imaging"}},
+		{"ops", map[string]string{"cost-center": "cc-0001", "lob": "platform"}},
+		{"kube-system", nil},
+	} {
+		if err := c.CreateNamespace(ctx, ns.name, ns.labels); err != nil {
+			t.Fatal(err)
+		}
+	}
+	// Pods that exist before bulwark judges anything: exec and attach into
+	// them are judged later.
+	privileged := `apiVersion: v1
+kind: Pod
+metadata: {name: node-shell, namespace: ops}
+spec:
+  hostPID: true
+  containers:
+  - name: shell
+    image: mcr.microsoft.com/cbl-mariner/busybox:2.0
+    securityContext: {privileged: true}
+`
+	if err := c.Apply(ctx, privileged); err != nil {
+		t.Fatal(err)
+	}
+	if err := c.Apply(ctx, podManifest("ops", "plain")); err != nil {
+		t.Fatal(err)
+	}
+
+	policyFile := filepath.Join(t.TempDir(), "owner.yaml")
+	if err := os.WriteFile(policyFile, []byte(ownerPolicy), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	b := startBulwark(t, "--admission", "--config", "../../examples/workshop/bulwark.yaml", "--policy", policyFile,
+		"--kubeconfig", c.Kubeconfig(), "--failure-policy", "fail", "--mutate")
+	if err := c.Apply(ctx, webhookConfigurations(t, b.URL, b.CAPEM, admission.Fail)); err != nil {
+		t.Fatal(err)
+	}
+
+	t.Run("kubectl run centos is denied naming the check and REQ-09", func(t *testing.T) {
+		// The apiserver picks up new webhook configurations from a watch.
+		var stderr string
+		err := cluster.Eventually(ctx, 30*time.Second, 500*time.Millisecond, func(ctx context.Context) error {
+			var err error
+			_, stderr, err = c.Kubectl(ctx, "run", "centos", "--image=centos", "-n", "production")
+			if err == nil {
+				_, _, _ = c.Kubectl(ctx, "delete", "pod", "centos", "-n", "production", "--wait=false")
+				return fmt.Errorf("centos pod admitted")
+			}
+			if !strings.Contains(stderr, `admission webhook "validate.bulwark.dev" denied the request`) {
+				return fmt.Errorf("not denied by bulwark: %s", stderr)
+			}
+			return nil
+		})
+		if err != nil {
+			t.Fatal(err)
+		}
+		want := `[BW-K8S-008 REQ-09] container "centos" image "centos" is not from an allowed registry`
+		if !strings.Contains(stderr, want) {
+			t.Errorf("kubectl run stderr lacks %q:\n%s", want, stderr)
+		}
+		t.Logf("kubectl run centos: %s", stderr)
+	})
+
+	t.Run("an image from the allowed registry is admitted", func(t *testing.T) {
+		stderr, err := kubectlApply(t, c, compliantPod("web", "kevingbbacr.azurecr.io/imageclassifierweb:v3", "Always", false))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if strings.Contains(stderr, "Warning") {
+			t.Errorf("compliant pod admitted with warnings: %s", stderr)
+		}
+	})
+
+	t.Run("a deployment with a sidecar from another registry is denied at the deployment", func(t *testing.T) {
+		deploy := `apiVersion: apps/v1
+kind: Deployment
+metadata:
+  name: shop
+  namespace: production
+  labels: {app: shop, cost-center: cc-4711, lob: imaging}
+spec:
+  replicas: 2
+  strategy: {type: RollingUpdate, rollingUpdate: {maxUnavailable: 0, maxSurge: 1}}
+  selector: {matchLabels: {app: shop}}
+  template:
+    metadata:
+      labels: {app: shop, cost-center: cc-4711, lob: imaging}
+      annotations: {example.com/owner: team-imaging}
+    spec:
+` + indent(fmt.Sprintf(compliantPodSpec, "shop", "kevingbbacr.azurecr.io/shop:v1", "Always", restricted), "    ") +
+			indent(`  - name: proxy
+    image: docker.io/envoyproxy/envoy:v1.30.1
+    imagePullPolicy: Always
+    securityContext: {allowPrivilegeEscalation: false, readOnlyRootFilesystem: true, capabilities: {drop: [ALL]}}
+    resources: {limits: {cpu: 200m, memory: 128Mi}}
+    readinessProbe: {tcpSocket: {port: 9901}}
+`, "    ")
+		stderr, err := kubectlApply(t, c, deploy)
+		if err == nil {
+			t.Fatal("deployment admitted")
+		}
+		for _, want := range []string{
+			`[BW-K8S-008 REQ-09] container "proxy" image "docker.io/envoyproxy/envoy:v1.30.1" is not from an allowed registry`,
+			"(in the pod template at spec.template)",
+		} {
+			if !strings.Contains(stderr, want) {
+				t.Errorf("stderr lacks %q:\n%s", want, stderr)
+			}
+		}
+		if strings.Contains(stderr, `container "shop"`) {
+			t.Errorf("the compliant container is reported:\n%s", stderr)
+		}
+		if _, _, err := c.Kubectl(ctx, "get", "deployment", "shop", "-n", "production"); err == nil {
+			t.Error("deployment shop was stored")
+		}
+	})
+
+	t.Run("a privileged pod is denied", func(t *testing.T) {
+		stderr, err := kubectlApply(t, c, compliantPod("privileged", "kevingbbacr.azurecr.io/tools:v1", "Always", true))
+		if err == nil {
+			t.Fatal("privileged pod admitted")
+		}
+		if want := "[BW-K8S-101 PRAC-PSS]"; !strings.Contains(stderr, want) || !strings.Contains(stderr, "privileged") {
+			t.Errorf("stderr lacks %s privileged:\n%s", want, stderr)
+		}
+	})
+
+	t.Run("a warn-mode constraint warns and admits", func(t *testing.T) {
+		pod := strings.Replace(compliantPod("unowned", "kevingbbacr.azurecr.io/imageclassifierweb:v3", "Always", false),
+			"  annotations: {example.com/owner: team-imaging}\n", "", 1)
+		stderr, err := kubectlApply(t, c, pod)
+		if err != nil {
+			t.Fatal(err)
+		}
+		want := `Warning: [E2ERequiredOwner/owner-annotation CUSTOM] Pod "unowned" has no example.com/owner annotation`
+		if !strings.Contains(stderr, want) {
+			t.Errorf("stderr lacks %q:\n%s", want, stderr)
+		}
+		if _, _, err := c.Kubectl(ctx, "get", "pod", "unowned", "-n", "production"); err != nil {
+			t.Errorf("warned pod not stored: %v", err)
+		}
+	})
+
+	t.Run("an ephemeral container from another registry is denied", func(t *testing.T) {
+		_, stderr, err := c.Kubectl(ctx, "debug", "-n", "production", "web", "--image=busybox:1.36", "--container=debugger", "--profile=general")
+		if err == nil {
+			t.Fatal("kubectl debug admitted")
+		}
+		if want := `[BW-K8S-008 REQ-09] container "debugger" image "busybox:1.36" is not from an allowed registry`; !strings.Contains(stderr, want) {
+			t.Errorf("stderr lacks %q:\n%s", want, stderr)
+		}
+	})
+
+	t.Run("exec and attach into a privileged pod are denied, into an ordinary pod allowed", func(t *testing.T) {
+		deniedBefore := b.metric(t, "bulwark_admission_requests_total", `operation="CONNECT"`, `decision="denied"`)
+		for _, args := range [][]string{
+			{"exec", "-n", "ops", "node-shell", "-c", "shell", "--", "sh"},
+			{"attach", "-n", "ops", "node-shell", "-c", "shell"},
+		} {
+			_, stderr, err := c.Kubectl(ctx, args...)
+			if err == nil {
+				t.Fatalf("kubectl %s succeeded", args[0])
+			}
+			for _, want := range []string{
+				`admission webhook "validate.bulwark.dev" denied the request: [BW-K8S-006 REQ-05a] ` + args[0] + ` into pod "node-shell" is denied`,
+				`container "shell" is privileged`, "the pod uses hostPID",
+			} {
+				if !strings.Contains(stderr, want) {
+					t.Errorf("kubectl %s stderr lacks %q:\n%s", args[0], want, stderr)
+				}
+			}
+		}
+		if got := b.metric(t, "bulwark_admission_requests_total", `operation="CONNECT"`, `decision="denied"`); got < deniedBefore+2 {
+			t.Errorf("denied CONNECT reviews went from %v to %v, want at least 2 more", deniedBefore, got)
+		}
+		allowedBefore := b.metric(t, "bulwark_admission_requests_total", `operation="CONNECT"`, `decision="allowed"`)
+		_, stderr, err := c.Kubectl(ctx, "exec", "-n", "ops", "plain", "-c", "app", "--", "true")
+		// Allowed by the webhook, then refused by the apiserver: no node
+		// runs the pod.
+		if err == nil || strings.Contains(stderr, "denied the request") || !strings.Contains(stderr, "does not have a host assigned") {
+			t.Errorf("exec into an ordinary pod: err=%v stderr=%s", err, stderr)
+		}
+		if got := b.metric(t, "bulwark_admission_requests_total", `operation="CONNECT"`, `decision="allowed"`); got <= allowedBefore {
+			t.Errorf("allowed CONNECT reviews went from %v to %v, want more", allowedBefore, got)
+		}
+	})
+
+	t.Run("a public LoadBalancer is denied, an internal one admitted", func(t *testing.T) {
+		svc := func(name, annotations string) string {
+			return `apiVersion: v1
+kind: Service
+metadata:
+  name: ` + name + `
+  namespace: production
+  annotations: {` + annotations + `}
+spec:
+  type: LoadBalancer
+  selector: {app: web}
+  ports: [{port: 80, targetPort: 8080}]
+`
+		}
+		stderr, err := kubectlApply(t, c, svc("public", ""))
+		if err == nil || !strings.Contains(stderr, "[BW-K8S-016 REQ-13]") {
+			t.Errorf("public LoadBalancer: err=%v stderr=%s", err, stderr)
+		}
+		if stderr, err := kubectlApply(t, c, svc("internal", `service.beta.kubernetes.io/azure-load-balancer-internal: "true"`)); err != nil {
+			t.Errorf("internal LoadBalancer denied: %v\n%s", err, stderr)
+		}
+	})
+
+	t.Run("with mutation a pod sent with IfNotPresent is stored with Always", func(t *testing.T) {
+		if stderr, err := kubectlApply(t, c, compliantPod("pulled", "kevingbbacr.azurecr.io/imageclassifierweb:v3", "IfNotPresent", false)); err != nil {
+			t.Fatalf("%v\n%s", err, stderr)
+		}
+		out, _, err := c.Kubectl(ctx, "get", "pod", "pulled", "-n", "production", "-o", "jsonpath={.spec.containers[0].imagePullPolicy}")
+		if err != nil {
+			t.Fatal(err)
+		}
+		if out != "Always" {
+			t.Errorf("stored imagePullPolicy %q, want Always", out)
+		}
+	})
+
+	t.Run("exempt namespaces are not judged", func(t *testing.T) {
+		if _, stderr, err := c.Kubectl(ctx, "run", "centos", "--image=centos", "-n", "kube-system"); err != nil {
+			t.Errorf("pod in kube-system denied: %v\n%s", err, stderr)
+		}
+	})
+
+	t.Run("metrics count violations by check and decisions", func(t *testing.T) {
+		if got := b.metric(t, "bulwark_admission_violations_total", `check="BW-K8S-008"`, `action="deny"`); got < 3 {
+			t.Errorf("BW-K8S-008 deny violations %v, want at least 3", got)
+		}
+		if got := b.metric(t, "bulwark_admission_violations_total", `check="E2ERequiredOwner/owner-annotation"`, `action="warn"`); got < 1 {
+			t.Errorf("warn violations %v, want at least 1", got)
+		}
+		if got := b.metric(t, "bulwark_admission_request_duration_seconds_count", `webhook="validate"`); got < 10 {
+			t.Errorf("validate latency observations %v, want at least 10", got)
+		}
+		if got := b.metric(t, "bulwark_admission_mutations_total", `mutation="imagePullPolicy"`); got < 1 {
+			t.Errorf("imagePullPolicy mutations %v, want at least 1", got)
+		}
+	})
+}
+
+// kubectlApply runs kubectl apply on manifest (written to a file, so that
+// kubectl's warnings come back in stderr even when it succeeds).
+func kubectlApply(t *testing.T, c *cluster.Cluster, manifest string) (string, error) {
+	t.Helper()
+	// Not in t.TempDir(): kubectl -f splits a path at the commas a
+	// subtest's name may put in it.
+	f, err := os.CreateTemp("", "bulwark-e2e-*.yaml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { os.Remove(f.Name()) })
+	if _, err := f.WriteString(manifest); err != nil {
+		t.Fatal(err)
+	}
+	if err := f.Close(); err != nil {
+		t.Fatal(err)
+	}
+	_, stderr, err := c.Kubectl(t.Context(), "apply", "-f", f.Name())
+	return stderr, err
+}
+
+// indent prefixes every line of s with p.
+func indent(s, p string) string {
+	lines := strings.SplitAfter(s, "\n")
+	var b strings.Builder
+	for _, l := range lines {
+		if l != "" {
+			b.WriteString(p + l)
+		}
+	}
+	return b.String()
+}
