@@ -92,7 +92,9 @@ func startBulwark(t *testing.T, args ...string) *bulwarkServer {
 	logs := &syncBuffer{}
 	ctx, cancel := context.WithCancel(context.Background())
 	exited := make(chan int, 1)
-	go func() { exited <- cli.Run(ctx, full, cli.Streams{In: strings.NewReader(""), Out: io.Discard, Err: logs}) }()
+	go func() {
+		exited <- cli.Run(ctx, full, cli.Streams{In: strings.NewReader(""), Out: io.Discard, Err: logs})
+	}()
 	t.Cleanup(func() {
 		cancel()
 		select {
