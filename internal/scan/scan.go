@@ -143,6 +143,9 @@ func LoadPolicies(l k8s.Loader, paths []string) (Policies, error) {
 			p.Templates = append(p.Templates, o)
 		case policy.IsConstraint(o):
 			p.Constraints = append(p.Constraints, o)
+		case isTooling(o):
+			// Gatekeeper's ExpansionTemplates, configs and suites kept beside
+			// the policies: expansion is built in, the rest is not policy.
 		default:
 			return p, fmt.Errorf("%s: %s is neither a ConstraintTemplate nor a constraint", o.Position(), o.String())
 		}
