@@ -44,8 +44,8 @@ type Result struct {
 	Catalog  *controls.Catalog
 	// Errors are objects that could not be fully evaluated.
 	Errors []error
-	// Clusters counts the cluster configurations judged by posture checks.
-	Clusters int
+	// ConfigFiles counts the cluster configuration inputs judged by posture checks.
+	ConfigFiles int
 }
 
 // Run scans. It returns an error when the inputs, the configuration or the
@@ -243,7 +243,7 @@ func (r *Result) analyze(targets []*k8s.Object, clusters []*posture.Input, cfg *
 		pf, pcov := posture.Evaluate(clusters, cfg)
 		r.Findings = append(r.Findings, pf...)
 		r.Coverage.Merge(pcov)
-		r.Clusters = len(clusters)
+		r.ConfigFiles = len(clusters)
 	}
 	return nil
 }
