@@ -16,6 +16,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus/collectors"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 	"github.com/spf13/cobra"
+	"k8s.io/client-go/kubernetes"
 	"k8s.io/client-go/rest"
 	"k8s.io/client-go/tools/clientcmd"
 
@@ -42,6 +43,15 @@ type serveFlags struct {
 	logFormat     string
 	shutdownDelay time.Duration
 	drainTimeout  time.Duration
+
+	// Self-managed certificate (no --tls-cert-file).
+	service       string
+	certSecret    string
+	certHosts     []string
+	webhookConfig string
+	caValidity    time.Duration
+	certValidity  time.Duration
+	certInterval  time.Duration
 }
 
 func newServeCommand(s Streams) *cobra.Command {
@@ -74,7 +84,7 @@ stops accepting connections and finishes the reviews in flight (up to
 	fl := cmd.Flags()
 	fl.BoolVar(&f.admission, "admission", false, "serve the admission webhook (/validate, /mutate)")
 	fl.StringVar(&f.listen, "listen", ":8443", "address of the HTTPS server")
-	fl.StringVar(&f.certFile, "tls-cert-file", "", "PEM serving certificate (reloaded when it changes)")
+	fl.StringVar(&f.certFile, "tls-cert-file", "", "PEM serving certificate (reloaded when it changes); without it bulwark issues its own, kept in --cert-secret")
 	fl.StringVar(&f.keyFile, "tls-key-file", "", "PEM private key of --tls-cert-file")
 	fl.StringVar(&f.config, "config", "", "bulwark.yaml (apiVersion bulwark.dev/v1alpha1, kind Config); built-in defaults when absent")
 	fl.StringArrayVar(&f.policies, "policy", nil, "file or directory of ConstraintTemplates and constraints to add (repeatable)")
@@ -89,6 +99,16 @@ stops accepting connections and finishes the reviews in flight (up to
 	fl.StringVar(&f.logFormat, "log-format", "text", "text or json")
 	fl.DurationVar(&f.shutdownDelay, "shutdown-delay", 0, "on shutdown, time to keep serving while not ready (for endpoints to drop this pod)")
 	fl.DurationVar(&f.drainTimeout, "drain-timeout", 30*time.Second, "on shutdown, longest wait for requests in flight")
+	fl.StringVar(&f.service, "service", "bulwark", "bulwark's Service, whose DNS names the self-managed certificate is for")
+	fl.StringVar(&f.certSecret, "cert-secret", "bulwark-webhook-tls", "Secret in --namespace holding the self-managed CA and serving certificate")
+	fl.StringArrayVar(&f.certHosts, "cert-host", nil, "extra DNS name or IP address of the self-managed certificate (repeatable)")
+	fl.StringVar(&f.webhookConfig, "webhook-configuration", admission.ConfigurationName, "validating and mutating webhook configurations that receive the self-managed CA bundle")
+	fl.DurationVar(&f.caValidity, "ca-validity", 5*365*24*time.Hour, "validity of the self-managed CA")
+	fl.DurationVar(&f.certValidity, "cert-validity", 365*24*time.Hour, "validity of the self-managed serving certificate (renewed with a third left)")
+	fl.DurationVar(&f.certInterval, "cert-check-interval", time.Minute, "interval between checks of the self-managed certificate")
+	for _, name := range []string{"ca-validity", "cert-validity", "cert-check-interval"} {
+		_ = fl.MarkHidden(name) // for tests of rotation
+	}
 	return cmd
 }
 
@@ -169,19 +189,16 @@ func runServe(ctx context.Context, s Streams, f *serveFlags) error {
 	if (f.certFile == "") != (f.keyFile == "") {
 		return usageError(errors.New("--tls-cert-file and --tls-key-file go together"))
 	}
-	if f.certFile == "" {
-		return usageError(errors.New("give the serving certificate with --tls-cert-file and --tls-key-file"))
-	}
-	certs, err := admission.LoadCertFiles(f.certFile, f.keyFile, log)
-	if err != nil {
-		return usageError(err)
-	}
 	cluster, err := clusterConfig(f.kubeconfig, f.kubecontext)
 	if err != nil {
 		return usageError(err)
 	}
 	if cluster == nil {
 		log.Warn("no_cluster", "reason", "no kubeconfig and not in a cluster: policies see no inventory, exec and attach into pods are not judged")
+	}
+	certs, err := serveCertificates(ctx, f, cluster, log)
+	if err != nil {
+		return err
 	}
 	reg := prometheus.NewRegistry()
 	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
@@ -194,6 +211,52 @@ func runServe(ctx context.Context, s Streams, f *serveFlags) error {
 		return fmt.Errorf("listen on %s: %w", f.listen, err)
 	}
 	return serve(ctx, ln, certs, comps, reg, log, f.shutdownDelay, f.drainTimeout)
+}
+
+// serveCertificates is the serving certificate: the files given, or one
+// bulwark issues and keeps in a Secret of its namespace.
+func serveCertificates(ctx context.Context, f *serveFlags, cluster *rest.Config, log *slog.Logger) (admission.Certificates, error) {
+	if f.certFile != "" {
+		certs, err := admission.LoadCertFiles(f.certFile, f.keyFile, log)
+		if err != nil {
+			return nil, usageError(err)
+		}
+		return certs, nil
+	}
+	if cluster == nil {
+		return nil, usageError(errors.New("without a cluster to keep a certificate in, give --tls-cert-file and --tls-key-file"))
+	}
+	client, err := kubernetes.NewForConfig(cluster)
+	if err != nil {
+		return nil, err
+	}
+	svc := f.service + "." + f.namespace
+	m := admission.NewCertManager(admission.CertManagerOptions{
+		Client:                client,
+		Namespace:             f.namespace,
+		SecretName:            f.certSecret,
+		Hosts:                 append([]string{svc + ".svc", svc + ".svc.cluster.local", svc, f.service}, f.certHosts...),
+		WebhookConfigurations: []string{f.webhookConfig},
+		CAValidity:            f.caValidity,
+		CertValidity:          f.certValidity,
+		CheckInterval:         f.certInterval,
+		Logger:                log,
+	})
+	// Serve only with a certificate: retry until there is one.
+	wait := time.Second
+	for {
+		err := m.Ensure(ctx)
+		if err == nil {
+			return m, nil
+		}
+		log.Error("certificate_setup_failed", "error", err, "retry_in", wait)
+		select {
+		case <-ctx.Done():
+			return nil, fmt.Errorf("serving certificate: %w", err)
+		case <-time.After(wait):
+		}
+		wait = min(2*wait, 30*time.Second)
+	}
 }
 
 // serve runs the HTTPS server on ln and the components until ctx ends, then

@@ -8,6 +8,7 @@ import (
 	"context"
 	"crypto/tls"
 	"crypto/x509"
+	"encoding/base64"
 	"fmt"
 	"io"
 	"net"
@@ -33,6 +34,7 @@ type bulwarkServer struct {
 	CAPEM  []byte
 	client *http.Client
 	logs   *syncBuffer
+	exited chan int
 }
 
 // syncBuffer is a bytes.Buffer safe for the server's logger and the test.
@@ -88,7 +90,17 @@ func startBulwark(t *testing.T, args ...string) *bulwarkServer {
 		t.Fatal(err)
 	}
 	addr := "127.0.0.1:" + strconv.Itoa(freePort(t))
-	full := append([]string{"serve", "--listen", addr, "--tls-cert-file", certFile, "--tls-key-file", keyFile, "--log-level", "debug"}, args...)
+	s := runBulwark(t, addr, append([]string{"--tls-cert-file", certFile, "--tls-key-file", keyFile}, args...))
+	s.trust(ca.CertPEM)
+	s.waitReady(t)
+	return s
+}
+
+// runBulwark starts `bulwark serve --listen addr args...` in the test
+// process until the test ends.
+func runBulwark(t *testing.T, addr string, args []string) *bulwarkServer {
+	t.Helper()
+	full := append([]string{"serve", "--listen", addr, "--log-level", "debug"}, args...)
 	logs := &syncBuffer{}
 	ctx, cancel := context.WithCancel(context.Background())
 	exited := make(chan int, 1)
@@ -109,21 +121,27 @@ func startBulwark(t *testing.T, args ...string) *bulwarkServer {
 			t.Logf("bulwark serve log:\n%s", tail(logs.String(), 80))
 		}
 	})
+	return &bulwarkServer{URL: "https://" + addr, logs: logs, exited: exited}
+}
+
+// trust makes the server's client verify its certificate with caPEM.
+func (s *bulwarkServer) trust(caPEM []byte) {
 	pool := x509.NewCertPool()
-	pool.AppendCertsFromPEM(ca.CertPEM)
-	s := &bulwarkServer{
-		URL:   "https://" + addr,
-		CAPEM: ca.CertPEM,
-		client: &http.Client{Timeout: 5 * time.Second, Transport: &http.Transport{
-			TLSClientConfig: &tls.Config{RootCAs: pool, MinVersion: tls.VersionTLS12},
-		}},
-		logs: logs,
-	}
-	err = cluster.Eventually(t.Context(), 2*time.Minute, 250*time.Millisecond, func(ctx context.Context) error {
+	pool.AppendCertsFromPEM(caPEM)
+	s.CAPEM = caPEM
+	s.client = &http.Client{Timeout: 5 * time.Second, Transport: &http.Transport{
+		TLSClientConfig: &tls.Config{RootCAs: pool, MinVersion: tls.VersionTLS12},
+	}}
+}
+
+// waitReady waits for /readyz to answer ok.
+func (s *bulwarkServer) waitReady(t *testing.T) {
+	t.Helper()
+	err := cluster.Eventually(t.Context(), 2*time.Minute, 250*time.Millisecond, func(ctx context.Context) error {
 		select {
-		case code := <-exited:
-			exited <- code
-			return fmt.Errorf("bulwark serve exited %d:\n%s", code, tail(logs.String(), 40))
+		case code := <-s.exited:
+			s.exited <- code
+			return fmt.Errorf("bulwark serve exited %d:\n%s", code, tail(s.logs.String(), 40))
 		default:
 		}
 		body, code, err := s.get(ctx, "/readyz")
@@ -138,7 +156,6 @@ func startBulwark(t *testing.T, args ...string) *bulwarkServer {
 	if err != nil {
 		t.Fatalf("bulwark serve not ready: %v", err)
 	}
-	return s
 }
 
 func tail(s string, n int) string {
@@ -575,4 +592,141 @@ func indent(s, p string) string {
 		}
 	}
 	return b.String()
+}
+
+// TestAdmissionSelfManagedCertificate runs bulwark without a certificate:
+// it issues its own from a CA it keeps in a Secret, patches the CA bundle
+// into the webhook configurations `bulwark install` wrote without one, and
+// replaces the serving certificate before it expires without the API
+// server losing trust in it.
+func TestAdmissionSelfManagedCertificate(t *testing.T) {
+	ctx := t.Context()
+	c := cluster.Start(ctx, t, cluster.Options{})
+	for _, ns := range []string{"production", "bulwark-system"} {
+		if err := c.CreateNamespace(ctx, ns, map[string]string{"cost-center": "cc-4711", "lob": "imaging"}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	addr := "127.0.0.1:" + strconv.Itoa(freePort(t))
+	// As installed: no caBundle; bulwark patches it in.
+	if err := c.Apply(ctx, webhookConfigurations(t, "https://"+addr, nil, admission.Fail)); err != nil {
+		t.Fatal(err)
+	}
+	b := runBulwark(t, addr, []string{"--admission", "--config", "../../examples/workshop/bulwark.yaml",
+		"--kubeconfig", c.Kubeconfig(), "--namespace", "bulwark-system", "--cert-host", "127.0.0.1",
+		"--cert-validity", "45s", "--cert-check-interval", "2s"})
+
+	secretData := func(ctx context.Context, key string) ([]byte, error) {
+		out, _, err := c.Kubectl(ctx, "get", "secret", "bulwark-webhook-tls", "-n", "bulwark-system",
+			"-o", "jsonpath={.data."+strings.ReplaceAll(key, ".", `\.`)+"}")
+		if err != nil {
+			return nil, err
+		}
+		if out == "" {
+			return nil, errNotYet("secret has no " + key + " yet")
+		}
+		return base64.StdEncoding.DecodeString(out)
+	}
+	var caPEM []byte
+	err := cluster.Eventually(ctx, time.Minute, 250*time.Millisecond, func(ctx context.Context) error {
+		var err error
+		caPEM, err = secretData(ctx, "ca.crt")
+		return err
+	})
+	if err != nil {
+		t.Fatalf("certificate secret: %v", err)
+	}
+	b.trust(caPEM)
+	b.waitReady(t)
+
+	t.Run("CA bundle patched into both webhook configurations", func(t *testing.T) {
+		for _, kind := range []string{"validatingwebhookconfiguration", "mutatingwebhookconfiguration"} {
+			err := cluster.Eventually(ctx, 30*time.Second, 500*time.Millisecond, func(ctx context.Context) error {
+				out, _, err := c.Kubectl(ctx, "get", kind, admission.ConfigurationName, "-o", "jsonpath={.webhooks[0].clientConfig.caBundle}")
+				if err != nil {
+					return err
+				}
+				got, err := base64.StdEncoding.DecodeString(out)
+				if err != nil {
+					return err
+				}
+				if !bytes.Equal(got, caPEM) {
+					return errNotYet(kind + " caBundle is not the CA of the secret yet")
+				}
+				return nil
+			})
+			if err != nil {
+				t.Error(err)
+			}
+		}
+	})
+
+	denied := func(ctx context.Context) error {
+		_, stderr, err := c.Kubectl(ctx, "run", "centos", "--image=centos", "-n", "production")
+		if err == nil {
+			_, _, _ = c.Kubectl(ctx, "delete", "pod", "centos", "-n", "production", "--wait=false")
+			return fmt.Errorf("centos pod admitted")
+		}
+		if !strings.Contains(stderr, `admission webhook "validate.bulwark.dev" denied the request: `) || !strings.Contains(stderr, "[BW-K8S-008 REQ-09]") {
+			return fmt.Errorf("not denied by bulwark: %s", stderr)
+		}
+		return nil
+	}
+	t.Run("the API server trusts the self-managed certificate", func(t *testing.T) {
+		if err := cluster.Eventually(ctx, 30*time.Second, 500*time.Millisecond, denied); err != nil {
+			t.Fatal(err)
+		}
+	})
+
+	t.Run("the serving certificate is renewed before it expires", func(t *testing.T) {
+		served := func() (*x509.Certificate, error) {
+			conn, err := tls.Dial("tcp", addr, &tls.Config{RootCAs: rootsOf(caPEM), MinVersion: tls.VersionTLS12})
+			if err != nil {
+				return nil, err
+			}
+			defer conn.Close()
+			return conn.ConnectionState().PeerCertificates[0], nil
+		}
+		first, err := served()
+		if err != nil {
+			t.Fatal(err)
+		}
+		firstCert, err := secretData(ctx, "tls.crt")
+		if err != nil {
+			t.Fatal(err)
+		}
+		// 45s validity, renewed with 15s left: about 30s after its issue.
+		var renewed *x509.Certificate
+		err = cluster.Eventually(ctx, 75*time.Second, time.Second, func(context.Context) error {
+			c, err := served()
+			if err != nil {
+				return err
+			}
+			if c.Equal(first) {
+				return errNotYet("still serving the first certificate")
+			}
+			renewed = c
+			return nil
+		})
+		if err != nil {
+			t.Fatal(err)
+		}
+		const validity = 45 * time.Second
+		issued := renewed.NotBefore.Add(admission.Backdate(validity))
+		if left := first.NotAfter.Sub(issued); left < 0 || left > validity/3+4*time.Second {
+			t.Errorf("renewed with %s of the previous certificate's %s left, want about %s", left, validity, validity/3)
+		}
+		if cert, err := secretData(ctx, "tls.crt"); err != nil || bytes.Equal(cert, firstCert) {
+			t.Errorf("secret's tls.crt not replaced (err %v)", err)
+		}
+		if err := cluster.Eventually(ctx, 10*time.Second, 500*time.Millisecond, denied); err != nil {
+			t.Errorf("after renewal: %v", err)
+		}
+	})
+}
+
+func rootsOf(caPEM []byte) *x509.CertPool {
+	pool := x509.NewCertPool()
+	pool.AppendCertsFromPEM(caPEM)
+	return pool
 }
