@@ -1,6 +1,8 @@
 package admission
 
 import (
+	"slices"
+
 	admissionregistrationv1 "k8s.io/api/admissionregistration/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 )
@@ -64,7 +66,7 @@ func (c WebhookConfig) namespaceSelector() *metav1.LabelSelector {
 	}}}
 	var names []string
 	for _, ns := range c.ExemptNamespaces {
-		if ns != "" && ns[0] != '*' && ns[len(ns)-1] != '*' {
+		if ns != "" && ns[0] != '*' && ns[len(ns)-1] != '*' && !slices.Contains(names, ns) {
 			names = append(names, ns)
 		}
 	}

@@ -19,5 +19,6 @@ func commands(s Streams, logger func() *slog.Logger) []*cobra.Command {
 		newNetpolCommand(s),
 		newPostureCommand(s),
 		newServeCommand(s),
+		newInstallCommand(s),
 	}
 }

@@ -730,3 +730,100 @@ func rootsOf(caPEM []byte) *x509.CertPool {
 	pool.AppendCertsFromPEM(caPEM)
 	return pool
 }
+
+// TestInstall applies `bulwark install --apply` to a real apiserver and runs
+// bulwark with the installed ServiceAccount's token: its least-privilege
+// RBAC must be enough for everything it does (watches, its certificate
+// Secret, its webhook configurations), and the installed webhook
+// configurations then judge requests. Only the webhooks' address is
+// changed, from the Service (no node runs the Deployment here) to the
+// in-process server.
+func TestInstall(t *testing.T) {
+	ctx := t.Context()
+	c := cluster.Start(ctx, t, cluster.Options{})
+	if err := c.CreateNamespace(ctx, "production", map[string]string{"cost-center": "cc-4711", "lob": "imaging"}); err != nil {
+		t.Fatal(err)
+	}
+	var out, errOut bytes.Buffer
+	code := cli.Run(ctx, []string{"install", "--apply", "--kubeconfig", c.Kubeconfig(), "--failure-policy", "fail", "--mutate",
+		"--config", "../../examples/workshop/bulwark.yaml"}, cli.Streams{In: strings.NewReader(""), Out: &out, Err: &errOut})
+	if code != 0 {
+		t.Fatalf("bulwark install --apply exited %d: %s%s", code, out.String(), errOut.String())
+	}
+	t.Logf("bulwark install --apply:\n%s", out.String())
+	for _, obj := range [][]string{
+		{"customresourcedefinition", "constrainttemplates.templates.gatekeeper.sh"},
+		{"customresourcedefinition", "policyreports.wgpolicyk8s.io"},
+		{"customresourcedefinition", "clusterpolicyreports.wgpolicyk8s.io"},
+		{"deployment", "bulwark", "-n", "bulwark-system"},
+		{"poddisruptionbudget", "bulwark", "-n", "bulwark-system"},
+		{"service", "bulwark", "-n", "bulwark-system"},
+		{"networkpolicy", "default-deny", "-n", "bulwark-system"},
+		{"validatingwebhookconfiguration", "bulwark"},
+		{"mutatingwebhookconfiguration", "bulwark"},
+	} {
+		if _, _, err := c.Kubectl(ctx, append([]string{"get"}, obj...)...); err != nil {
+			t.Errorf("installed %s: %v", strings.Join(obj, " "), err)
+		}
+	}
+
+	token, _, err := c.Kubectl(ctx, "create", "token", "bulwark", "-n", "bulwark-system", "--duration=1h")
+	if err != nil {
+		t.Fatal(err)
+	}
+	saConfig := filepath.Join(t.TempDir(), "bulwark.kubeconfig")
+	kc := fmt.Sprintf(`apiVersion: v1
+kind: Config
+clusters: [{name: e2e, cluster: {server: %q, certificate-authority: %q}}]
+users: [{name: bulwark, user: {token: %q}}]
+contexts: [{name: bulwark, context: {cluster: e2e, user: bulwark}}]
+current-context: bulwark
+`, c.Server(), c.CAFile(), strings.TrimSpace(token))
+	if err := os.WriteFile(saConfig, []byte(kc), 0o600); err != nil {
+		t.Fatal(err)
+	}
+
+	addr := "127.0.0.1:" + strconv.Itoa(freePort(t))
+	for kind, path := range map[string]string{"validatingwebhookconfiguration": "/validate", "mutatingwebhookconfiguration": "/mutate"} {
+		patch := `[{"op": "replace", "path": "/webhooks/0/clientConfig", "value": {"url": "https://` + addr + path + `"}}]`
+		if _, _, err := c.Kubectl(ctx, "patch", kind, "bulwark", "--type=json", "-p", patch); err != nil {
+			t.Fatal(err)
+		}
+	}
+	b := runBulwark(t, addr, []string{"--admission", "--config", "../../examples/workshop/bulwark.yaml", "--kubeconfig", saConfig,
+		"--namespace", "bulwark-system", "--cert-host", "127.0.0.1", "--failure-policy", "fail", "--mutate"})
+	var caPEM []byte
+	err = cluster.Eventually(ctx, time.Minute, 250*time.Millisecond, func(ctx context.Context) error {
+		out, _, err := c.Kubectl(ctx, "get", "secret", "bulwark-webhook-tls", "-n", "bulwark-system", "-o", `jsonpath={.data.ca\.crt}`)
+		if err != nil {
+			return err
+		}
+		if out == "" {
+			return errNotYet("no CA in the certificate secret yet")
+		}
+		caPEM, err = base64.StdEncoding.DecodeString(out)
+		return err
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	b.trust(caPEM)
+	b.waitReady(t)
+
+	err = cluster.Eventually(ctx, 30*time.Second, 500*time.Millisecond, func(ctx context.Context) error {
+		_, stderr, err := c.Kubectl(ctx, "run", "centos", "--image=centos", "-n", "production")
+		if err == nil {
+			return fmt.Errorf("centos pod admitted")
+		}
+		if !strings.Contains(stderr, `admission webhook "validate.bulwark.dev" denied the request: `) || !strings.Contains(stderr, "[BW-K8S-008 REQ-09]") {
+			return fmt.Errorf("not denied by bulwark: %s", stderr)
+		}
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if logs := b.logs.String(); strings.Contains(strings.ToLower(logs), "forbidden") {
+		t.Errorf("bulwark lacked a permission with the installed RBAC:\n%s", tail(logs, 40))
+	}
+}
