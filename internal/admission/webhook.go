@@ -8,6 +8,7 @@ import (
 	"net/http"
 	"sync"
 
+	apiextensionsclient "k8s.io/apiextensions-apiserver/pkg/client/clientset/clientset"
 	"k8s.io/client-go/discovery"
 	"k8s.io/client-go/dynamic"
 	"k8s.io/client-go/rest"
@@ -30,14 +31,16 @@ type WebhookOptions struct {
 	Logger  *slog.Logger
 }
 
-// Webhook is the admission component of bulwark serve: the handlers, and
-// the inventory that keeps the engine current while they serve.
+// Webhook is the admission component of bulwark serve: the handlers, the
+// inventory that keeps the engine current while they serve, and the
+// ConstraintTemplates and constraints watched from the cluster.
 // Register its handlers, then Run it; Ready says when it can judge
 // requests as the cluster is.
 type Webhook struct {
 	handler   *Handler
 	watch     *Watcher
 	inventory *Inventory
+	policies  *Policies
 	log       *slog.Logger
 }
 
@@ -64,8 +67,13 @@ func NewWebhook(opts WebhookOptions) (*Webhook, error) {
 		if err != nil {
 			return nil, fmt.Errorf("admission webhook: discovery client: %w", err)
 		}
+		crds, err := apiextensionsclient.NewForConfig(opts.Cluster)
+		if err != nil {
+			return nil, fmt.Errorf("admission webhook: CRD client: %w", err)
+		}
 		w.watch = NewWatcher(client, disc, log)
 		w.inventory = NewInventory(opts.Engine, w.watch, nil, opts.Metrics, log)
+		w.policies = NewPolicies(opts.Engine, w.watch, crds, opts.Metrics, log)
 		hopts.Pods = w.inventory
 	}
 	w.handler = NewHandler(hopts)
@@ -83,8 +91,9 @@ func (w *Webhook) Run(ctx context.Context) error {
 		return nil
 	}
 	var wg sync.WaitGroup
-	errs := make([]error, 1)
+	errs := make([]error, 2)
 	wg.Go(func() { errs[0] = w.inventory.Run(ctx) })
+	wg.Go(func() { errs[1] = w.policies.Run(ctx) })
 	wg.Wait()
 	w.watch.Shutdown()
 	return errors.Join(errs...)
@@ -94,6 +103,9 @@ func (w *Webhook) Run(ctx context.Context) error {
 func (w *Webhook) Ready() error {
 	if w.inventory != nil && !w.inventory.Ready() {
 		return errors.New("admission: inventory not synced yet")
+	}
+	if w.policies != nil && !w.policies.Ready() {
+		return errors.New("admission: policies from the cluster not loaded yet")
 	}
 	return nil
 }

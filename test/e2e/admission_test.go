@@ -827,3 +827,169 @@ current-context: bulwark
 		t.Errorf("bulwark lacked a permission with the installed RBAC:\n%s", tail(logs, 40))
 	}
 }
+
+const requiredLabelsTemplate = `apiVersion: templates.gatekeeper.sh/v1
+kind: ConstraintTemplate
+metadata:
+  name: k8srequiredlabels
+spec:
+  crd:
+    spec:
+      names:
+        kind: K8sRequiredLabels
+      validation:
+        openAPIV3Schema:
+          type: object
+          properties:
+            labels:
+              type: array
+              items: {type: string}
+  targets:
+  - target: admission.k8s.gatekeeper.sh
+    rego: |
+      package k8srequiredlabels
+      violation[{"msg": msg}] {
+        provided := {l | input.review.object.metadata.labels[l]}
+        required := {l | l := input.parameters.labels[_]}
+        missing := required - provided
+        count(missing) > 0
+        msg := sprintf("%s %q lacks label(s) %v", [input.review.object.kind, input.review.object.metadata.name, missing])
+      }
+`
+
+func requiredLabelsConstraint(labels string) string {
+	return `apiVersion: constraints.gatekeeper.sh/v1beta1
+kind: K8sRequiredLabels
+metadata:
+  name: require-team
+  annotations:
+    bulwark.dev/check: ORG-001
+    bulwark.dev/requirements: REQ-10
+spec:
+  match:
+    kinds: [{apiGroups: [""], kinds: [ConfigMap]}]
+    namespaces: [production]
+  parameters:
+    labels: ` + labels + `
+`
+}
+
+// TestAdmissionLivePolicies applies a ConstraintTemplate and a constraint
+// with kubectl to a running bulwark: the constraint CRD appears with the
+// template's parameter schema, the constraint is enforced within 5s, and
+// deleting them lifts it, without a restart.
+func TestAdmissionLivePolicies(t *testing.T) {
+	ctx := t.Context()
+	c := cluster.Start(ctx, t, cluster.Options{})
+	if _, _, err := c.Kubectl(ctx, "apply", "-f", "../../deploy/crds/constrainttemplates.templates.gatekeeper.sh.yaml"); err != nil {
+		t.Fatal(err)
+	}
+	if _, _, err := c.Kubectl(ctx, "wait", "--for=condition=established", "--timeout=60s", "crd/constrainttemplates.templates.gatekeeper.sh"); err != nil {
+		t.Fatal(err)
+	}
+	if err := c.CreateNamespace(ctx, "production", map[string]string{"cost-center": "cc-4711", "lob": "imaging"}); err != nil {
+		t.Fatal(err)
+	}
+	b := startBulwark(t, "--admission", "--config", "../../examples/workshop/bulwark.yaml", "--kubeconfig", c.Kubeconfig(), "--failure-policy", "fail")
+	if err := c.Apply(ctx, webhookConfigurations(t, b.URL, b.CAPEM, admission.Fail)); err != nil {
+		t.Fatal(err)
+	}
+	n := 0
+	createConfigMap := func(ctx context.Context) (string, error) {
+		n++
+		_, stderr, err := c.Kubectl(ctx, "create", "configmap", fmt.Sprintf("settings-%d", n), "-n", "production", "--from-literal=mode=fast")
+		return stderr, err
+	}
+	// The webhook is in place once bulwark judges something.
+	err := cluster.Eventually(ctx, 30*time.Second, 500*time.Millisecond, func(ctx context.Context) error {
+		_, stderr, err := c.Kubectl(ctx, "run", "centos", "--image=centos", "-n", "production")
+		if err == nil || !strings.Contains(stderr, "validate.bulwark.dev") {
+			return fmt.Errorf("not judged by bulwark yet: %v %s", err, stderr)
+		}
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if stderr, err := createConfigMap(ctx); err != nil {
+		t.Fatalf("configmap before any constraint: %v %s", err, stderr)
+	}
+
+	if err := c.Apply(ctx, requiredLabelsTemplate); err != nil {
+		t.Fatal(err)
+	}
+	crd := "crd/k8srequiredlabels.constraints.gatekeeper.sh"
+	err = cluster.Eventually(ctx, 30*time.Second, 250*time.Millisecond, func(ctx context.Context) error {
+		_, _, err := c.Kubectl(ctx, "wait", "--for=condition=established", "--timeout=5s", crd)
+		return err
+	})
+	if err != nil {
+		t.Fatalf("constraint CRD: %v", err)
+	}
+
+	t.Run("the constraint CRD validates parameters with the template's schema", func(t *testing.T) {
+		err := c.Apply(ctx, requiredLabelsConstraint(`team`))
+		if err == nil || !strings.Contains(err.Error(), "spec.parameters.labels") {
+			t.Errorf("constraint with labels: team (not a list): err = %v, want the API server to refuse spec.parameters.labels", err)
+		}
+	})
+
+	t.Run("a constraint applied with kubectl is enforced within 5s", func(t *testing.T) {
+		start := time.Now()
+		if err := c.Apply(ctx, requiredLabelsConstraint(`[team]`)); err != nil {
+			t.Fatal(err)
+		}
+		var stderr string
+		err := cluster.Eventually(ctx, 5*time.Second, 100*time.Millisecond, func(ctx context.Context) error {
+			var err error
+			stderr, err = createConfigMap(ctx)
+			if err == nil {
+				return errNotYet("configmap without team label admitted")
+			}
+			return nil
+		})
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Logf("enforced %s after kubectl apply", time.Since(start).Round(time.Millisecond))
+		if want := `[ORG-001 REQ-10] ConfigMap "settings-`; !strings.Contains(stderr, want) || !strings.Contains(stderr, `lacks label(s) {"team"}`) {
+			t.Errorf("stderr lacks %q ... lacks label(s):\n%s", want, stderr)
+		}
+		out, _, err := c.Kubectl(ctx, "get", "constrainttemplate", "k8srequiredlabels", "-o", "jsonpath={.status.created}")
+		if err != nil || out != "true" {
+			t.Errorf("template status.created = %q (%v), want true", out, err)
+		}
+	})
+
+	t.Run("deleting the constraint lifts it within 5s", func(t *testing.T) {
+		if _, _, err := c.Kubectl(ctx, "delete", "k8srequiredlabels", "require-team"); err != nil {
+			t.Fatal(err)
+		}
+		err := cluster.Eventually(ctx, 5*time.Second, 100*time.Millisecond, func(ctx context.Context) error {
+			stderr, err := createConfigMap(ctx)
+			if err != nil {
+				return fmt.Errorf("still denied: %s", stderr)
+			}
+			return nil
+		})
+		if err != nil {
+			t.Fatal(err)
+		}
+	})
+
+	t.Run("deleting the template removes its constraint CRD", func(t *testing.T) {
+		if _, _, err := c.Kubectl(ctx, "delete", "constrainttemplate", "k8srequiredlabels"); err != nil {
+			t.Fatal(err)
+		}
+		err := cluster.Eventually(ctx, 30*time.Second, 250*time.Millisecond, func(ctx context.Context) error {
+			_, stderr, err := c.Kubectl(ctx, "get", crd)
+			if err == nil || !strings.Contains(stderr, "NotFound") {
+				return errNotYet("constraint CRD still there")
+			}
+			return nil
+		})
+		if err != nil {
+			t.Fatal(err)
+		}
+	})
+}
