@@ -11,6 +11,7 @@ import (
 	"path/filepath"
 	"strings"
 
+	"github.com/bulwark-k8s/bulwark/internal/alert"
 	"sigs.k8s.io/yaml"
 )
 
@@ -40,6 +41,8 @@ type Config struct {
 	Ingress          Ingress    `json:"ingress,omitempty"`
 	Sandbox          Sandbox    `json:"sandbox,omitempty"`
 	Audit            Audit      `json:"audit,omitempty"`
+	// Alerts routes detection alerts to SIEM sinks (REQ-06).
+	Alerts alert.Config `json:"alerts,omitempty"`
 	// Checks holds per-check settings by check ID.
 	Checks map[string]CheckConfig `json:"checks,omitempty"`
 	// Policies are files or directories of ConstraintTemplates and
