@@ -50,6 +50,7 @@ fuzz:
 	$(GO) test ./internal/posture -run '^$$' -fuzz FuzzParse -fuzztime $(FUZZTIME)
 	$(GO) test ./internal/analyze/netpol -run '^$$' -fuzz FuzzParsePolicy -fuzztime $(FUZZTIME)
 	$(GO) test ./internal/analyze/rbac -run '^$$' -fuzz FuzzLoad -fuzztime $(FUZZTIME)
+	$(GO) test ./internal/alert -run '^$$' -fuzz FuzzSpoolRecovery -fuzztime $(FUZZTIME)
 
 clean:
 	rm -rf $(BIN) bench.out
