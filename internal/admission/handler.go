@@ -362,6 +362,9 @@ func (h *Handler) exempt(t target) bool {
 	return false
 }
 
+// ExemptNamespace reports whether namespace ns is exempt.
+func (h *Handler) ExemptNamespace(ns string) bool { return h.exempt(target{namespace: ns}) }
+
 // globMatch matches s against a name with an optional '*' at either end,
 // as bulwark.yaml's namespace lists do.
 func globMatch(pattern, s string) bool {

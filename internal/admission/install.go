@@ -168,6 +168,9 @@ func Manifests(o InstallOptions) ([]map[string]any, error) {
 				// Its own certificate Secret, and nothing else among secrets.
 				{APIGroups: []string{""}, Resources: []string{"secrets"}, ResourceNames: []string{DefaultCertSecret}, Verbs: []string{"get", "update"}},
 				{APIGroups: []string{""}, Resources: []string{"secrets"}, Verbs: []string{"create"}},
+				// The background audit's leader election.
+				{APIGroups: []string{"coordination.k8s.io"}, Resources: []string{"leases"}, ResourceNames: []string{"bulwark-audit"}, Verbs: []string{"get", "update"}},
+				{APIGroups: []string{"coordination.k8s.io"}, Resources: []string{"leases"}, Verbs: []string{"create"}},
 			},
 		},
 		&rbacv1.RoleBinding{
@@ -228,6 +231,7 @@ func deployment(o InstallOptions, meta metav1.ObjectMeta, selector, podLabels ma
 		"--webhook-configuration=" + ConfigurationName,
 		"--shutdown-delay=5s",
 		"--log-format=json",
+		"--leader-elect",
 	}
 	if o.Mutation.ImagePullPolicyAlways {
 		args = append(args, "--mutate")
@@ -276,6 +280,7 @@ func deployment(o InstallOptions, meta metav1.ObjectMeta, selector, podLabels ma
 						Args:            args,
 						Env: []corev1.EnvVar{
 							{Name: "POD_NAMESPACE", ValueFrom: &corev1.EnvVarSource{FieldRef: &corev1.ObjectFieldSelector{FieldPath: "metadata.namespace"}}},
+							{Name: "POD_NAME", ValueFrom: &corev1.EnvVarSource{FieldRef: &corev1.ObjectFieldSelector{FieldPath: "metadata.name"}}},
 							{Name: "GOMEMLIMIT", ValueFrom: &corev1.EnvVarSource{ResourceFieldRef: &corev1.ResourceFieldSelector{Resource: "limits.memory", Divisor: resource.MustParse("1")}}},
 						},
 						Ports: []corev1.ContainerPort{{Name: "https", ContainerPort: httpsPort, Protocol: corev1.ProtocolTCP}},

@@ -7,11 +7,16 @@ import (
 	"log/slog"
 	"net/http"
 	"sync"
+	"time"
 
 	apiextensionsclient "k8s.io/apiextensions-apiserver/pkg/client/clientset/clientset"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/client-go/discovery"
 	"k8s.io/client-go/dynamic"
+	"k8s.io/client-go/kubernetes"
 	"k8s.io/client-go/rest"
+	"k8s.io/client-go/tools/leaderelection"
+	"k8s.io/client-go/tools/leaderelection/resourcelock"
 
 	"github.com/bulwark-k8s/bulwark/internal/policy"
 )
@@ -27,8 +32,21 @@ type WebhookOptions struct {
 	// inventory (exec and attach into pods are not judged), no policies
 	// from the cluster, no background audit.
 	Cluster *rest.Config
-	Metrics *Metrics
-	Logger  *slog.Logger
+	// AuditInterval is the period of the background audit (with a
+	// cluster); zero turns it off.
+	AuditInterval time.Duration
+	// LeaderElection, when set, runs the audit in one replica only: the
+	// holder of this Lease.
+	LeaderElection *LeaderElection
+	Metrics        *Metrics
+	Logger         *slog.Logger
+}
+
+// LeaderElection names the Lease the replicas compete for.
+type LeaderElection struct {
+	Namespace, Name string
+	// Identity of this replica (its pod name).
+	Identity string
 }
 
 // Webhook is the admission component of bulwark serve: the handlers, the
@@ -41,6 +59,9 @@ type Webhook struct {
 	watch     *Watcher
 	inventory *Inventory
 	policies  *Policies
+	audit     *Audit
+	election  *LeaderElection
+	client    kubernetes.Interface
 	log       *slog.Logger
 }
 
@@ -75,8 +96,16 @@ func NewWebhook(opts WebhookOptions) (*Webhook, error) {
 		w.inventory = NewInventory(opts.Engine, w.watch, nil, opts.Metrics, log)
 		w.policies = NewPolicies(opts.Engine, w.watch, crds, opts.Metrics, log)
 		hopts.Pods = w.inventory
+		if w.client, err = kubernetes.NewForConfig(opts.Cluster); err != nil {
+			return nil, fmt.Errorf("admission webhook: client: %w", err)
+		}
+		w.election = opts.LeaderElection
 	}
 	w.handler = NewHandler(hopts)
+	if w.watch != nil && opts.AuditInterval > 0 {
+		w.audit = &Audit{Engine: opts.Engine, Watch: w.watch, Interval: opts.AuditInterval,
+			Exempt: w.handler.ExemptNamespace, Metrics: opts.Metrics, Logger: log}
+	}
 	return w, nil
 }
 
@@ -91,12 +120,58 @@ func (w *Webhook) Run(ctx context.Context) error {
 		return nil
 	}
 	var wg sync.WaitGroup
-	errs := make([]error, 2)
+	errs := make([]error, 3)
 	wg.Go(func() { errs[0] = w.inventory.Run(ctx) })
 	wg.Go(func() { errs[1] = w.policies.Run(ctx) })
+	if w.audit != nil {
+		wg.Go(func() { errs[2] = w.runAudit(ctx) })
+	}
 	wg.Wait()
 	w.watch.Shutdown()
 	return errors.Join(errs...)
+}
+
+// runAudit runs the background audit once the inventory and the policies
+// are loaded (so that it judges with them), in the leader only when
+// leader election is on.
+func (w *Webhook) runAudit(ctx context.Context) error {
+	tick := time.NewTicker(100 * time.Millisecond)
+	for w.Ready() != nil {
+		select {
+		case <-ctx.Done():
+			tick.Stop()
+			return nil
+		case <-tick.C:
+		}
+	}
+	tick.Stop()
+	if w.election == nil {
+		return w.audit.Run(ctx)
+	}
+	lock := &resourcelock.LeaseLock{
+		LeaseMeta:  metav1.ObjectMeta{Namespace: w.election.Namespace, Name: w.election.Name},
+		Client:     w.client.CoordinationV1(),
+		LockConfig: resourcelock.ResourceLockConfig{Identity: w.election.Identity},
+	}
+	for ctx.Err() == nil {
+		le, err := leaderelection.NewLeaderElector(leaderelection.LeaderElectionConfig{
+			Lock: lock, ReleaseOnCancel: true,
+			LeaseDuration: 15 * time.Second, RenewDeadline: 10 * time.Second, RetryPeriod: 2 * time.Second,
+			Callbacks: leaderelection.LeaderCallbacks{
+				OnStartedLeading: func(ctx context.Context) {
+					w.log.Info("audit_leader", "identity", w.election.Identity)
+					_ = w.audit.Run(ctx)
+				},
+				OnStoppedLeading: func() { w.log.Info("audit_leadership_lost", "identity", w.election.Identity) },
+			},
+			Name: "bulwark-audit",
+		})
+		if err != nil {
+			return fmt.Errorf("audit leader election: %w", err)
+		}
+		le.Run(ctx)
+	}
+	return nil
 }
 
 // Ready returns nil once the inventory holds the cluster's objects.

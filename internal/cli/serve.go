@@ -52,6 +52,9 @@ type serveFlags struct {
 	caValidity    time.Duration
 	certValidity  time.Duration
 	certInterval  time.Duration
+
+	auditInterval time.Duration
+	leaderElect   bool
 }
 
 func newServeCommand(s Streams) *cobra.Command {
@@ -106,6 +109,8 @@ stops accepting connections and finishes the reviews in flight (up to
 	fl.DurationVar(&f.caValidity, "ca-validity", 5*365*24*time.Hour, "validity of the self-managed CA")
 	fl.DurationVar(&f.certValidity, "cert-validity", 365*24*time.Hour, "validity of the self-managed serving certificate (renewed with a third left)")
 	fl.DurationVar(&f.certInterval, "cert-check-interval", time.Minute, "interval between checks of the self-managed certificate")
+	fl.DurationVar(&f.auditInterval, "background-audit-interval", time.Minute, "period of the background audit of existing objects, written as PolicyReports (0 turns it off; needs a cluster)")
+	fl.BoolVar(&f.leaderElect, "leader-elect", false, "run the background audit in one replica only, the holder of the Lease bulwark-audit in --namespace")
 	for _, name := range []string{"ca-validity", "cert-validity", "cert-check-interval"} {
 		_ = fl.MarkHidden(name) // for tests of rotation
 	}
@@ -167,6 +172,14 @@ func newAdmissionComponent(ctx context.Context, f *serveFlags, cluster *rest.Con
 		return nil, usageError(err)
 	}
 	exempt := append(append([]string{}, cfg.ExemptNamespaces...), f.namespace)
+	var election *admission.LeaderElection
+	if f.leaderElect {
+		id := os.Getenv("POD_NAME")
+		if id == "" {
+			id, _ = os.Hostname()
+		}
+		election = &admission.LeaderElection{Namespace: f.namespace, Name: "bulwark-audit", Identity: id}
+	}
 	return admission.NewWebhook(admission.WebhookOptions{
 		Engine: eng,
 		Handler: admission.Options{
@@ -175,9 +188,11 @@ func newAdmissionComponent(ctx context.Context, f *serveFlags, cluster *rest.Con
 			Mutation:         admission.Mutation{ImagePullPolicyAlways: f.mutate, SecurityContextDefaults: f.mutateSecCtx},
 			DefaultTimeout:   f.timeout,
 		},
-		Cluster: cluster,
-		Metrics: admission.NewMetrics(reg),
-		Logger:  log,
+		Cluster:        cluster,
+		AuditInterval:  f.auditInterval,
+		LeaderElection: election,
+		Metrics:        admission.NewMetrics(reg),
+		Logger:         log,
 	})
 }
 

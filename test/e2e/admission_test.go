@@ -9,6 +9,7 @@ import (
 	"crypto/tls"
 	"crypto/x509"
 	"encoding/base64"
+	"encoding/json"
 	"fmt"
 	"io"
 	"net"
@@ -985,6 +986,152 @@ func TestAdmissionLivePolicies(t *testing.T) {
 			_, stderr, err := c.Kubectl(ctx, "get", crd)
 			if err == nil || !strings.Contains(stderr, "NotFound") {
 				return errNotYet("constraint CRD still there")
+			}
+			return nil
+		})
+		if err != nil {
+			t.Fatal(err)
+		}
+	})
+}
+
+// TestBackgroundAudit creates objects that violate policy before bulwark
+// starts, then runs it: PolicyReports (per namespace) and a
+// ClusterPolicyReport name the violations, from the watches' caches.
+func TestBackgroundAudit(t *testing.T) {
+	ctx := t.Context()
+	c := cluster.Start(ctx, t, cluster.Options{})
+	for _, f := range []string{"policyreports.wgpolicyk8s.io", "clusterpolicyreports.wgpolicyk8s.io"} {
+		if _, _, err := c.Kubectl(ctx, "apply", "-f", "../../deploy/crds/"+f+".yaml"); err != nil {
+			t.Fatal(err)
+		}
+		if _, _, err := c.Kubectl(ctx, "wait", "--for=condition=established", "--timeout=60s", "crd/"+f); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := c.CreateNamespace(ctx, "production", map[string]string{"cost-center": "cc-4711", "lob": "imaging"}); err != nil {
+		t.Fatal(err)
+	}
+	// Violations from before bulwark: a pod from a registry not allowed, a
+	// public load balancer, a ClusterRole with wildcards; and a compliant
+	// pod, which no report names.
+	existing := compliantPod("web", "kevingbbacr.azurecr.io/imageclassifierweb:v3", "Always", false) + `---
+apiVersion: v1
+kind: Pod
+metadata: {name: centos, namespace: production}
+spec:
+  containers: [{name: centos, image: centos}]
+---
+apiVersion: v1
+kind: Service
+metadata: {name: public, namespace: production}
+spec:
+  type: LoadBalancer
+  selector: {app: web}
+  ports: [{port: 80}]
+---
+apiVersion: rbac.authorization.k8s.io/v1
+kind: ClusterRole
+metadata: {name: everything}
+rules: [{apiGroups: ["*"], resources: ["*"], verbs: ["*"]}]
+`
+	if err := c.Apply(ctx, existing); err != nil {
+		t.Fatal(err)
+	}
+	b := startBulwark(t, "--admission", "--config", "../../examples/workshop/bulwark.yaml", "--kubeconfig", c.Kubeconfig(),
+		"--background-audit-interval", "2s")
+
+	type result struct {
+		Policy    string `json:"policy"`
+		Result    string `json:"result"`
+		Message   string `json:"message"`
+		Resources []struct {
+			Kind, Namespace, Name string
+		} `json:"resources"`
+	}
+	type reportList struct {
+		Items []struct {
+			Metadata struct{ Name, Namespace string } `json:"metadata"`
+			Summary  map[string]int                   `json:"summary"`
+			Results  []result                         `json:"results"`
+		} `json:"items"`
+	}
+	get := func(ctx context.Context, args ...string) (reportList, int, error) {
+		out, _, err := c.Kubectl(ctx, append([]string{"get", "-o", "json"}, args...)...)
+		var l reportList
+		if err == nil {
+			err = json.Unmarshal([]byte(out), &l)
+		}
+		return l, len(out), err
+	}
+	has := func(l reportList, policy, kind, name string) bool {
+		for _, it := range l.Items {
+			for _, r := range it.Results {
+				for _, res := range r.Resources {
+					if r.Policy == policy && res.Kind == kind && res.Name == name && r.Result == "fail" {
+						return true
+					}
+				}
+			}
+		}
+		return false
+	}
+	var ns, cl reportList
+	err := cluster.Eventually(ctx, time.Minute, time.Second, func(ctx context.Context) error {
+		var err error
+		if ns, _, err = get(ctx, "policyreports", "-n", "production"); err != nil {
+			return err
+		}
+		if cl, _, err = get(ctx, "clusterpolicyreports"); err != nil {
+			return err
+		}
+		if !has(ns, "BW-K8S-008", "Pod", "centos") || !has(cl, "BW-K8S-002", "ClusterRole", "everything") {
+			return errNotYet("reports do not name the violations yet")
+		}
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !has(ns, "BW-K8S-016", "Service", "public") {
+		t.Error("no PolicyReport result for the public LoadBalancer (BW-K8S-016)")
+	}
+	for _, it := range ns.Items {
+		for _, r := range it.Results {
+			for _, res := range r.Resources {
+				if res.Name == "web" && res.Kind == "Pod" {
+					t.Errorf("the compliant pod is reported: %s %s", r.Policy, r.Message)
+				}
+			}
+			if !strings.HasPrefix(r.Message, "["+r.Policy+" ") {
+				t.Errorf("result message %q does not name its check", r.Message)
+			}
+		}
+		if it.Summary["fail"] == 0 || it.Summary["pass"] == 0 {
+			t.Errorf("report %s summary %v, want failures and passes", it.Metadata.Name, it.Summary)
+		}
+	}
+	if _, size, err := get(ctx, "policyreport", "bulwark-audit", "-n", "production"); err != nil || size > admission.MaxReportBytes {
+		t.Errorf("report size %d (%v), want under %d", size, err, admission.MaxReportBytes)
+	}
+	if got := b.metric(t, "bulwark_audit_violations", `check="BW-K8S-008"`); got < 1 {
+		t.Errorf("bulwark_audit_violations for BW-K8S-008 = %v", got)
+	}
+	if got := b.metric(t, "bulwark_audit_duration_seconds_count"); got < 1 {
+		t.Errorf("audit cycles observed %v", got)
+	}
+
+	t.Run("a fixed violation leaves the report", func(t *testing.T) {
+		if _, _, err := c.Kubectl(ctx, "delete", "pod", "centos", "-n", "production", "--grace-period=0", "--force"); err != nil {
+			t.Fatal(err)
+		}
+		err := cluster.Eventually(ctx, 30*time.Second, time.Second, func(ctx context.Context) error {
+			l, _, err := get(ctx, "policyreports", "-n", "production")
+			if err != nil {
+				return err
+			}
+			if has(l, "BW-K8S-008", "Pod", "centos") {
+				return errNotYet("deleted pod still reported")
 			}
 			return nil
 		})
