@@ -8,6 +8,7 @@ import (
 	"net"
 	"net/http"
 	"os"
+	"runtime/debug"
 	"strings"
 	"sync"
 	"time"
@@ -204,6 +205,7 @@ func runServe(ctx context.Context, s Streams, f *serveFlags) error {
 	if (f.certFile == "") != (f.keyFile == "") {
 		return usageError(errors.New("--tls-cert-file and --tls-key-file go together"))
 	}
+	serveGC()
 	cluster, err := clusterConfig(f.kubeconfig, f.kubecontext)
 	if err != nil {
 		return usageError(err)
@@ -372,6 +374,19 @@ func clusterConfig(kubeconfig, kubecontext string) (*rest.Config, error) {
 	cfg.QPS, cfg.Burst = 50, 100
 	cfg.UserAgent = "bulwark/" + Version
 	return cfg, nil
+}
+
+// serveGCPercent is the garbage collector's target for the server unless
+// GOGC says otherwise: a review allocates about 250 KB, and collecting
+// less often saves about a sixth of a review's CPU. In a cluster, the
+// Deployment sets GOMEMLIMIT from the container's limit, which bounds the
+// heap whatever this target.
+const serveGCPercent = 300
+
+func serveGC() {
+	if os.Getenv("GOGC") == "" {
+		debug.SetGCPercent(serveGCPercent)
+	}
 }
 
 // serveLogger is the long-running server's logger: info and above by
