@@ -73,7 +73,18 @@ func freePort(t *testing.T) int {
 // returns once /readyz answers ok.
 func startBulwark(t *testing.T, args ...string) *bulwarkServer {
 	t.Helper()
-	dir := t.TempDir()
+	certFile, keyFile, caPEM := writeServingCert(t, t.TempDir())
+	addr := "127.0.0.1:" + strconv.Itoa(freePort(t))
+	s := runBulwark(t, addr, append([]string{"--tls-cert-file", certFile, "--tls-key-file", keyFile}, args...))
+	s.trust(caPEM)
+	s.waitReady(t)
+	return s
+}
+
+// writeServingCert writes a certificate for 127.0.0.1 and its key into dir
+// and returns their paths and the PEM of the CA that signed it.
+func writeServingCert(t *testing.T, dir string) (certFile, keyFile string, caPEM []byte) {
+	t.Helper()
 	now := time.Now()
 	ca, err := admission.NewCA("bulwark-e2e-ca", now, 24*time.Hour)
 	if err != nil {
@@ -83,19 +94,22 @@ func startBulwark(t *testing.T, args ...string) *bulwarkServer {
 	if err != nil {
 		t.Fatal(err)
 	}
-	certFile, keyFile := filepath.Join(dir, "tls.crt"), filepath.Join(dir, "tls.key")
+	certFile, keyFile = filepath.Join(dir, "tls.crt"), filepath.Join(dir, "tls.key")
 	if err := os.WriteFile(certFile, certPEM, 0o600); err != nil {
 		t.Fatal(err)
 	}
 	if err := os.WriteFile(keyFile, keyPEM, 0o600); err != nil {
 		t.Fatal(err)
 	}
-	addr := "127.0.0.1:" + strconv.Itoa(freePort(t))
-	s := runBulwark(t, addr, append([]string{"--tls-cert-file", certFile, "--tls-key-file", keyFile}, args...))
-	s.trust(ca.CertPEM)
-	s.waitReady(t)
-	return s
+	return certFile, keyFile, ca.CertPEM
 }
+
+// runCLI runs bulwark with args in the test process, its log in logs.
+func runCLI(ctx context.Context, logs io.Writer, args ...string) int {
+	return cli.Run(ctx, args, cli.Streams{In: strings.NewReader(""), Out: io.Discard, Err: logs})
+}
+
+func itoa(i int) string { return strconv.Itoa(i) }
 
 // runBulwark starts `bulwark serve --listen addr args...` in the test
 // process until the test ends.
@@ -105,9 +119,7 @@ func runBulwark(t *testing.T, addr string, args []string) *bulwarkServer {
 	logs := &syncBuffer{}
 	ctx, cancel := context.WithCancel(context.Background())
 	exited := make(chan int, 1)
-	go func() {
-		exited <- cli.Run(ctx, full, cli.Streams{In: strings.NewReader(""), Out: io.Discard, Err: logs})
-	}()
+	go func() { exited <- runCLI(ctx, logs, full...) }()
 	t.Cleanup(func() {
 		cancel()
 		select {
