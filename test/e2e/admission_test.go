@@ -14,6 +14,7 @@ import (
 	"io"
 	"net"
 	"net/http"
+	"net/http/httptest"
 	"os"
 	"path/filepath"
 	"strconv"
@@ -22,10 +23,14 @@ import (
 	"testing"
 	"time"
 
+	admissionv1 "k8s.io/api/admission/v1"
 	"sigs.k8s.io/yaml"
 
 	"github.com/bulwark-k8s/bulwark/internal/admission"
 	"github.com/bulwark-k8s/bulwark/internal/cli"
+	"github.com/bulwark-k8s/bulwark/internal/config"
+	"github.com/bulwark-k8s/bulwark/internal/policy"
+	"github.com/bulwark-k8s/bulwark/internal/scan"
 	"github.com/bulwark-k8s/bulwark/test/e2e/cluster"
 )
 
@@ -1151,4 +1156,45 @@ rules: [{apiGroups: ["*"], resources: ["*"], verbs: ["*"]}]
 			t.Fatal(err)
 		}
 	})
+}
+
+// libraryEngineForE2E is the engine bulwark serve builds from the workshop's
+// bulwark.yaml.
+func libraryEngineForE2E(t *testing.T) *policy.Engine {
+	t.Helper()
+	cfg, err := config.Load("../../examples/workshop/bulwark.yaml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	eng, _, err := scan.NewEngine(t.Context(), cfg, scan.Policies{}, false)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return eng
+}
+
+// validateConnect sends h the AdmissionReview of `kubectl exec` into pod
+// ns/name and returns the verdict and its message.
+func validateConnect(t *testing.T, h http.Handler, ns, name string) (bool, string) {
+	t.Helper()
+	body, _ := json.Marshal(map[string]any{
+		"apiVersion": "admission.k8s.io/v1", "kind": "AdmissionReview",
+		"request": map[string]any{
+			"uid": "exec-" + name, "operation": "CONNECT", "namespace": ns, "name": name, "subResource": "exec",
+			"kind":     map[string]any{"group": "", "version": "v1", "kind": "PodExecOptions"},
+			"resource": map[string]any{"group": "", "version": "v1", "resource": "pods"},
+			"object":   map[string]any{"apiVersion": "v1", "kind": "PodExecOptions", "command": []any{"sh"}},
+		},
+	})
+	rec := httptest.NewRecorder()
+	h.ServeHTTP(rec, httptest.NewRequest(http.MethodPost, admission.ValidatePath, bytes.NewReader(body)))
+	var out admissionv1.AdmissionReview
+	if err := json.Unmarshal(rec.Body.Bytes(), &out); err != nil || out.Response == nil {
+		t.Fatalf("answer %d %s: %v", rec.Code, rec.Body, err)
+	}
+	msg := ""
+	if out.Response.Result != nil {
+		msg = out.Response.Result.Message
+	}
+	return out.Response.Allowed, msg
 }
