@@ -51,6 +51,7 @@ fuzz:
 	$(GO) test ./internal/analyze/netpol -run '^$$' -fuzz FuzzParsePolicy -fuzztime $(FUZZTIME)
 	$(GO) test ./internal/analyze/rbac -run '^$$' -fuzz FuzzLoad -fuzztime $(FUZZTIME)
 	$(GO) test ./internal/alert -run '^$$' -fuzz FuzzSpoolRecovery -fuzztime $(FUZZTIME)
+	$(GO) test ./internal/admission -run '^$$' -fuzz FuzzHandler -fuzztime $(FUZZTIME)
 
 clean:
 	rm -rf $(BIN) bench.out
