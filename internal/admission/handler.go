@@ -355,7 +355,7 @@ func (h *Handler) exempt(t target) bool {
 		return false
 	}
 	for _, p := range h.opts.ExemptNamespaces {
-		if globMatch(p, ns) {
+		if policy.Wildcard(p, ns) {
 			return true
 		}
 	}
@@ -364,22 +364,6 @@ func (h *Handler) exempt(t target) bool {
 
 // ExemptNamespace reports whether namespace ns is exempt.
 func (h *Handler) ExemptNamespace(ns string) bool { return h.exempt(target{namespace: ns}) }
-
-// globMatch matches s against a name with an optional '*' at either end,
-// as bulwark.yaml's namespace lists do.
-func globMatch(pattern, s string) bool {
-	switch {
-	case pattern == "*":
-		return true
-	case len(pattern) > 1 && strings.HasPrefix(pattern, "*") && strings.HasSuffix(pattern, "*"):
-		return strings.Contains(s, pattern[1:len(pattern)-1])
-	case strings.HasPrefix(pattern, "*"):
-		return strings.HasSuffix(s, pattern[1:])
-	case strings.HasSuffix(pattern, "*"):
-		return strings.HasPrefix(s, pattern[:len(pattern)-1])
-	}
-	return pattern == s
-}
 
 // beingDeleted reports an UPDATE of an object that already has a deletion
 // timestamp: removing its finalizers must not be refused, or it would

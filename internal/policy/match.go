@@ -256,7 +256,7 @@ func (m *Match) matches(t *matchTarget) bool {
 			}
 		}
 	}
-	if m.Name != "" && !wildcard(m.Name, t.name) {
+	if m.Name != "" && !Wildcard(m.Name, t.name) {
 		return false
 	}
 	return true
@@ -285,16 +285,16 @@ func contains(set []string, s string) bool {
 
 func anyWildcard(patterns []string, s string) bool {
 	for _, p := range patterns {
-		if wildcard(p, s) {
+		if Wildcard(p, s) {
 			return true
 		}
 	}
 	return false
 }
 
-// wildcard matches s against a name with an optional '*' at either end (or
+// Wildcard matches s against a name with an optional '*' at either end (or
 // both): "kube-*", "*-system", "*prod*", "*".
-func wildcard(pattern, s string) bool {
+func Wildcard(pattern, s string) bool {
 	switch {
 	case pattern == "*":
 		return true
