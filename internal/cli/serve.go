@@ -31,6 +31,7 @@ type serveFlags struct {
 	listen        string
 	certFile      string
 	keyFile       string
+	clientCAFile  string
 	config        string
 	policies      []string
 	kubeconfig    string
@@ -90,6 +91,7 @@ stops accepting connections and finishes the reviews in flight (up to
 	fl.StringVar(&f.listen, "listen", ":8443", "address of the HTTPS server")
 	fl.StringVar(&f.certFile, "tls-cert-file", "", "PEM serving certificate (reloaded when it changes); without it bulwark issues its own, kept in --cert-secret")
 	fl.StringVar(&f.keyFile, "tls-key-file", "", "PEM private key of --tls-cert-file")
+	fl.StringVar(&f.clientCAFile, "client-ca-file", "", "PEM CA bundle: every path but /healthz and /readyz then needs a client certificate it signed (the API server's, given in its admission kubeconfig; Prometheus')")
 	fl.StringVar(&f.config, "config", "", "bulwark.yaml (apiVersion bulwark.dev/v1alpha1, kind Config); built-in defaults when absent")
 	fl.StringArrayVar(&f.policies, "policy", nil, "file or directory of ConstraintTemplates and constraints to add (repeatable)")
 	fl.StringVar(&f.kubeconfig, "kubeconfig", "", "kubeconfig of the cluster (default: KUBECONFIG, ~/.kube/config, or the in-cluster service account)")
@@ -227,7 +229,7 @@ func runServe(ctx context.Context, s Streams, f *serveFlags) error {
 	if err != nil {
 		return fmt.Errorf("listen on %s: %w", f.listen, err)
 	}
-	return serve(ctx, ln, certs, comps, reg, log, f.shutdownDelay, f.drainTimeout)
+	return serve(ctx, ln, certs, f.clientCAFile, comps, reg, log, f.shutdownDelay, f.drainTimeout)
 }
 
 // serveCertificates is the serving certificate: the files given, or one
@@ -279,8 +281,9 @@ func serveCertificates(ctx context.Context, f *serveFlags, cluster *rest.Config,
 // serve runs the HTTPS server on ln and the components until ctx ends, then
 // shuts down: not ready, shutdownDelay, no new connections, requests in
 // flight finished (up to drainTimeout), components stopped.
-func serve(ctx context.Context, ln net.Listener, certs admission.Certificates, comps []component, reg *prometheus.Registry,
+func serve(ctx context.Context, ln net.Listener, certs admission.Certificates, clientCAFile string, comps []component, reg *prometheus.Registry,
 	log *slog.Logger, shutdownDelay, drainTimeout time.Duration) error {
+	tlsConfig := admission.ServerTLS(certs)
 	var stopping sync.Once
 	stopped := make(chan struct{})
 	mux := http.NewServeMux()
@@ -306,9 +309,17 @@ func serve(ctx context.Context, ln net.Listener, certs admission.Certificates, c
 	for _, c := range comps {
 		c.Register(mux)
 	}
+	var handler http.Handler = mux
+	if clientCAFile != "" {
+		var err error
+		if tlsConfig, err = admission.WithClientCA(tlsConfig, clientCAFile); err != nil {
+			return usageError(err)
+		}
+		handler = admission.RequireClientCert(mux, "/healthz", "/readyz")
+	}
 	srv := &http.Server{
-		Handler:           mux,
-		TLSConfig:         admission.ServerTLS(certs),
+		Handler:           handler,
+		TLSConfig:         tlsConfig,
 		ReadHeaderTimeout: 10 * time.Second,
 		ReadTimeout:       time.Minute,
 		WriteTimeout:      time.Minute,
