@@ -319,7 +319,7 @@ func TestPropertyMatchesReference(t *testing.T) {
 					continue
 				}
 				got := a.Reach(s, d)
-				want := referenceReach(in, s, d)
+				want := referenceReach(t, in, s, d)
 				if got.key() != want.key() {
 					t.Fatalf("seed %d: %s => %s: analysis %s, reference %s", seed, s, d, got, want)
 				}
@@ -329,7 +329,8 @@ func TestPropertyMatchesReference(t *testing.T) {
 }
 
 // referenceReach evaluates one connection straight from the policies.
-func referenceReach(in *Input, src, dst Endpoint) Ports {
+func referenceReach(t testing.TB, in *Input, src, dst Endpoint) Ports {
+	t.Helper()
 	addrOf := func(e Endpoint) netip.Addr {
 		for _, s := range genAddrs {
 			a := netip.MustParseAddr(s)
@@ -337,7 +338,8 @@ func referenceReach(in *Input, src, dst Endpoint) Ports {
 				return a
 			}
 		}
-		panic("no probe address in " + e.External.Name)
+		t.Fatalf("the generator made %s without a probe address among genAddrs", e.External.Name)
+		return netip.Addr{}
 	}
 	// peerMatches: does a peer of a policy in ns admit endpoint e?
 	peerMatches := func(pe Peer, ns string, e Endpoint) bool {
