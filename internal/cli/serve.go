@@ -22,6 +22,7 @@ import (
 	"k8s.io/client-go/tools/clientcmd"
 
 	"github.com/bulwark-k8s/bulwark/internal/admission"
+	"github.com/bulwark-k8s/bulwark/internal/audit/ingest"
 	"github.com/bulwark-k8s/bulwark/internal/k8s"
 	"github.com/bulwark-k8s/bulwark/internal/scan"
 )
@@ -57,19 +58,29 @@ type serveFlags struct {
 
 	auditInterval time.Duration
 	leaderElect   bool
+
+	audit auditServeFlags
 }
 
 func newServeCommand(s Streams) *cobra.Command {
 	f := &serveFlags{}
 	cmd := &cobra.Command{
-		Use:   "serve --admission",
-		Short: "Run bulwark's HTTPS server: the admission webhook (validating and mutating)",
+		Use:   "serve [--admission] [--audit]",
+		Short: "Run bulwark's HTTPS server: the admission webhook, the audit pipeline, or both",
 		Long: `Runs bulwark as a long-lived HTTPS server (TLS 1.2 or newer) with the components
 chosen by flags, in a cluster or outside it:
 
   --admission   /validate and /mutate for admission.k8s.io/v1 AdmissionReviews,
                 judged by the same engine, built-in library, bulwark.yaml and
                 --policy files as bulwark scan.
+  --audit       /audit for the API server's audit webhook backend
+                (audit.k8s.io/v1 EventList, gzip accepted; a bearer token from
+                --audit-token-file or a client certificate signed by
+                --client-ca-file), and --audit-log files followed across
+                rotation. Every event is archived first (a batch is answered
+                200 once it is durable), then indexed for bulwark audit query
+                and judged by the detection rules; alerts go to the sinks of
+                bulwark.yaml's alerts (stdout when it names none).
 
 Every server also has /healthz, /readyz (ready once every component is) and
 /metrics (Prometheus). With a cluster (--kubeconfig, KUBECONFIG, or the pod's
@@ -80,7 +91,8 @@ On SIGTERM or SIGINT the server stops being ready, waits --shutdown-delay,
 stops accepting connections and finishes the reviews in flight (up to
 --drain-timeout) before it exits.`,
 		Example: `  bulwark serve --admission --tls-cert-file tls.crt --tls-key-file tls.key --config bulwark.yaml
-  bulwark serve --admission --listen 127.0.0.1:9443 --kubeconfig ~/.kube/config --failure-policy fail --mutate`,
+  bulwark serve --admission --listen 127.0.0.1:9443 --kubeconfig ~/.kube/config --failure-policy fail --mutate
+  bulwark serve --audit --audit-token-file tokens --data-dir /var/lib/bulwark/audit --config bulwark.yaml --tls-cert-file tls.crt --tls-key-file tls.key`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			return runServe(cmd.Context(), s, f)
@@ -114,6 +126,7 @@ stops accepting connections and finishes the reviews in flight (up to
 	fl.DurationVar(&f.certInterval, "cert-check-interval", time.Minute, "interval between checks of the self-managed certificate")
 	fl.DurationVar(&f.auditInterval, "background-audit-interval", time.Minute, "period of the background audit of existing objects, written as PolicyReports (0 turns it off; needs a cluster)")
 	fl.BoolVar(&f.leaderElect, "leader-elect", false, "run the background audit in one replica only, the holder of the Lease bulwark-audit in --namespace")
+	f.audit.register(fl)
 	for _, name := range []string{"ca-validity", "cert-validity", "cert-check-interval"} {
 		_ = fl.MarkHidden(name) // for tests of rotation
 	}
@@ -151,8 +164,15 @@ func serveComponents(ctx context.Context, f *serveFlags, cluster *rest.Config, r
 		}
 		out = append(out, c)
 	}
+	if f.audit.enabled {
+		c, err := newAuditComponent(ctx, f, reg, log)
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, c)
+	}
 	if len(out) == 0 {
-		return nil, usageError(errors.New("nothing to serve: give --admission"))
+		return nil, usageError(errors.New("nothing to serve: give --admission, --audit or both"))
 	}
 	return out, nil
 }
@@ -315,7 +335,9 @@ func serve(ctx context.Context, ln net.Listener, certs admission.Certificates, c
 		if tlsConfig, err = admission.WithClientCA(tlsConfig, clientCAFile); err != nil {
 			return usageError(err)
 		}
-		handler = admission.RequireClientCert(mux, "/healthz", "/readyz")
+		// The audit receiver authenticates its requests itself: a client
+		// certificate or a bearer token.
+		handler = admission.RequireClientCert(mux, "/healthz", "/readyz", ingest.Path)
 	}
 	srv := &http.Server{
 		Handler:           handler,

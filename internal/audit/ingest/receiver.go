@@ -9,7 +9,6 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
-	"mime"
 	"net/http"
 	"os"
 	"strings"
@@ -79,8 +78,8 @@ func NewReceiver(opts ReceiverOptions) (*Receiver, error) {
 
 // ServeHTTP answers 200 once every event of the batch is durable, 401
 // without valid credentials, 400 for a body that is not an EventList,
-// 413 for one over the limit, 415 for an unknown encoding, and 503 when
-// the events could not be stored (the API server then retries).
+// 413 for one over the limit, 415 for an unknown content encoding, and
+// 503 when the events could not be stored (the API server then retries).
 func (rc *Receiver) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	start := time.Now()
 	m := rc.opts.Metrics
@@ -93,13 +92,6 @@ func (rc *Receiver) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		w.Header().Set("WWW-Authenticate", `Bearer realm="bulwark-audit"`)
 		rc.fail(w, r, http.StatusUnauthorized, "unauthenticated", "a bearer token or a client certificate is required")
 		return
-	}
-	if ct := r.Header.Get("Content-Type"); ct != "" {
-		mt, _, err := mime.ParseMediaType(ct)
-		if err != nil || mt != "application/json" {
-			rc.fail(w, r, http.StatusUnsupportedMediaType, "unsupported_media_type", fmt.Sprintf("content type %q is not application/json", ct))
-			return
-		}
 	}
 	body, status, reason, err := rc.readBody(w, r)
 	if err != nil {

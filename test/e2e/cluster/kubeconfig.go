@@ -43,7 +43,13 @@ func kubeconfig(server, caFile string, caPEM []byte, user, token string) ([]byte
 // an admission plugin's configuration): url, verified with caPEM, and no
 // client credentials.
 func WriteWebhookKubeconfig(path, url string, caPEM []byte) error {
-	b, err := kubeconfig(url, "", caPEM, "apiserver", "")
+	return WriteWebhookKubeconfigWithToken(path, url, caPEM, "")
+}
+
+// WriteWebhookKubeconfigWithToken is WriteWebhookKubeconfig with a bearer
+// token the apiserver sends to the webhook.
+func WriteWebhookKubeconfigWithToken(path, url string, caPEM []byte, token string) error {
+	b, err := kubeconfig(url, "", caPEM, "apiserver", token)
 	if err != nil {
 		return err
 	}
