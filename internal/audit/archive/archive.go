@@ -98,7 +98,8 @@ type sealedSegment struct {
 	ckptPath string
 	ckpt     []byte
 	size     int64
-	sum      Hash
+	sum      Hash   // SHA-256 of the segment file; zero when recovered
+	md5      []byte // its MD5, for the upload; nil when recovered
 }
 
 var errClosed = errors.New("audit archive: closed")

@@ -7,6 +7,7 @@ import (
 	"encoding/json"
 	"errors"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"regexp"
 	"strings"
@@ -79,6 +80,12 @@ func TestRoundTrip(t *testing.T) {
 	}
 	if n != len(events) {
 		t.Errorf("segments hold %d events, want %d", n, len(events))
+	}
+	if zcat, err := exec.LookPath("zcat"); err == nil {
+		out, err := exec.Command(zcat, files[0]).Output()
+		if err != nil || !bytes.Equal(out, gunzipFile(t, files[0])) {
+			t.Errorf("zcat %s: %v", files[0], err)
+		}
 	}
 	// Checkpoints name their segment and chain.
 	raw, err := os.ReadFile(filepath.Join(e.bucket, "checkpoints", "000000000001.json"))

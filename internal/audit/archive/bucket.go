@@ -78,20 +78,24 @@ func redactURL(raw string) string {
 // putFile uploads a local file unless the object exists; an existing
 // object with the same SHA-256 (an upload repeated after a crash) is
 // success, a different one an error: an object is never overwritten.
-func (a *Archive) putFile(ctx context.Context, key, path string, size int64, contentType string) error {
+// Digests not known (zero, nil) are computed from the file.
+func (a *Archive) putFile(ctx context.Context, key, path string, sum Hash, md5sum []byte, contentType string) error {
 	f, err := os.Open(path)
 	if err != nil {
 		return err
 	}
 	defer f.Close()
-	m, s := md5.New(), sha256.New()
-	if _, err := io.Copy(io.MultiWriter(m, s), f); err != nil {
-		return fmt.Errorf("read %s: %w", path, err)
+	if sum == (Hash{}) || md5sum == nil {
+		m, s := md5.New(), sha256.New()
+		if _, err := io.Copy(io.MultiWriter(m, s), f); err != nil {
+			return fmt.Errorf("read %s: %w", path, err)
+		}
+		if _, err := f.Seek(0, io.SeekStart); err != nil {
+			return err
+		}
+		sum, md5sum = sumOf(s), m.Sum(nil)
 	}
-	if _, err := f.Seek(0, io.SeekStart); err != nil {
-		return err
-	}
-	return a.put(ctx, key, f, m.Sum(nil), sumOf(s), contentType)
+	return a.put(ctx, key, f, md5sum, sum, contentType)
 }
 
 func (a *Archive) putBytes(ctx context.Context, key string, data []byte, contentType string) error {
