@@ -21,6 +21,7 @@ func newAuditCommand(s Streams) *cobra.Command {
 		Short: "Work with Kubernetes audit events: detect attacks in an audit log",
 	}
 	cmd.AddCommand(newAuditReplayCommand(s))
+	cmd.AddCommand(newAuditVerifyCommand(s))
 	return cmd
 }
 

@@ -82,7 +82,8 @@ func (p Problem) String() string {
 
 // Report is what Verify checked and found.
 type Report struct {
-	// Segments and Events are the segments and events checked.
+	// Segments and Events are the segment objects read and the events in
+	// them that were read and chained correctly.
 	Segments int    `json:"segments"`
 	Events   uint64 `json:"events"`
 	// FirstEventTime and LastEventTime span the checked segments'
@@ -325,8 +326,6 @@ func (v *verifier) run(ctx context.Context) error {
 		if job.c != nil {
 			prev = link{known: true, sum: rc.sum, chain: mustHash(job.c.Chain)}
 			v.mu.Lock()
-			v.rep.Segments++
-			v.rep.Events += job.c.Events
 			if t := job.c.FirstEventTime; !t.IsZero() && (v.rep.FirstEventTime.IsZero() || t.Before(v.rep.FirstEventTime)) {
 				v.rep.FirstEventTime = t
 			}
@@ -410,6 +409,10 @@ func (v *verifier) checkSegment(ctx context.Context, j segmentJob) {
 	if _, err := io.Copy(io.Discard, raw); err != nil && recErr == nil {
 		recErr = fmt.Errorf("read: %w", err)
 	}
+	v.mu.Lock()
+	v.rep.Segments++
+	v.rep.Events += events
+	v.mu.Unlock()
 	sum := sumOf(d)
 	if j.c != nil && (sum.String() != j.c.SHA256 || cr.n != j.c.Size) {
 		p(ProblemDigest, -1, "stored object has %d bytes, SHA-256 %s; its checkpoint says %d bytes, %s: the segment was modified or replaced", cr.n, sum, j.c.Size, j.c.SHA256)
