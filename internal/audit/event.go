@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"strconv"
 	"time"
+	"unsafe"
 )
 
 // API version and kinds of Kubernetes audit events.
@@ -161,9 +162,10 @@ func decodeOwned(raw []byte) (*Event, error) {
 	if Value(raw).Kind() != Object {
 		return nil, errNotObject
 	}
-	// Strings without escapes are substrings of one copy of the event, so
-	// decoding costs one string allocation rather than one per field.
-	d := &decoder{b: raw, s: string(raw)}
+	// Strings without escapes are substrings of the event's own buffer,
+	// which nothing writes once it is decoded (Raw's callers must not),
+	// so decoding allocates no string per field and copies nothing.
+	d := &decoder{b: raw, s: unsafe.String(unsafe.SliceData(raw), len(raw))}
 	e := &Event{raw: raw}
 	var err error
 	objectMembers(raw, func(ks, ke, vs, ve int) bool {

@@ -61,3 +61,42 @@ func FuzzDecodeEvent(f *testing.F) {
 		}
 	})
 }
+
+// FuzzDecodeBatch checks that a webhook body never panics the batch
+// decoder, that only valid JSON is accepted, and that every event it
+// returns decodes the same on its own.
+func FuzzDecodeBatch(f *testing.F) {
+	for _, s := range []string{
+		`{"kind":"EventList","apiVersion":"audit.k8s.io/v1","items":[` + execEvent + `,` + podCreate + `]}`,
+		`{"kind":"EventList","items":[{"verb":1},{}]}`, `{"kind":"EventList","items":null}`, `{"kind":"EventList","items":{}}`,
+		`{"kind":"Pod"}`, `{"kind":"EventList","apiVersion":"v2"}`, execEvent, `[]`, `{"kind":"EventList","items":[{"kind":"Event"}`,
+	} {
+		f.Add([]byte(s))
+	}
+	f.Fuzz(func(t *testing.T, data []byte) {
+		evs, bad, err := DecodeBatch(data)
+		if err != nil {
+			if len(evs) != 0 || len(bad) != 0 {
+				t.Fatalf("error %v with %d events and %d bad items", err, len(evs), len(bad))
+			}
+			return
+		}
+		if !json.Valid(data) {
+			t.Fatalf("accepted invalid JSON %q", data)
+		}
+		for _, ev := range evs {
+			again, err := Decode(ev.Raw())
+			if err != nil {
+				t.Fatalf("event %q from a batch does not decode alone: %v", ev.Raw(), err)
+			}
+			if again.AuditID != ev.AuditID || again.Verb != ev.Verb || !again.Time().Equal(ev.Time()) {
+				t.Fatalf("event decodes differently alone: %+v vs %+v", again, ev)
+			}
+		}
+		for _, b := range bad {
+			if b.Err == nil || b.Index < 0 {
+				t.Fatalf("bad item without an error: %+v", b)
+			}
+		}
+	})
+}

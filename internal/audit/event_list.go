@@ -175,3 +175,84 @@ func (lr *LineReader) readLine() ([]byte, error) {
 		}
 	}
 }
+
+// ItemError is an item of an EventList that is not an audit event.
+type ItemError struct {
+	Index int
+	Err   error
+}
+
+func (e *ItemError) Error() string { return fmt.Sprintf("items[%d]: %v", e.Index, e.Err) }
+
+func (e *ItemError) Unwrap() error { return e.Err }
+
+// DecodeBatch decodes the body the API server's audit webhook posts: an
+// audit.k8s.io/v1 EventList, or a single Event. Unlike DecodeList it keeps
+// going past an item that is valid JSON but not an event, returning it as
+// an ItemError; an error means the body as a whole is not a batch
+// (malformed JSON, another kind or apiVersion).
+//
+// The body is validated and copied once; the events share the copy.
+func DecodeBatch(data []byte) ([]*Event, []*ItemError, error) {
+	start, end, err := validate(data)
+	if err != nil {
+		return nil, nil, err
+	}
+	raw := make([]byte, end-start)
+	copy(raw, data[start:end])
+	v := Value(raw)
+	if v.Kind() != Object {
+		return nil, nil, fmt.Errorf("body is a JSON %s, not an %s object", v.Kind(), KindEventList)
+	}
+	kind, _ := v.Get("kind")
+	switch k, _ := kind.Str(); k {
+	case KindEventList:
+	case "", KindEvent:
+		ev, err := decodeOwned(raw)
+		if err != nil {
+			return nil, nil, err
+		}
+		return []*Event{ev}, nil, nil
+	default:
+		return nil, nil, fmt.Errorf("kind %q is not %s", k, KindEventList)
+	}
+	if av, ok := v.Get("apiVersion"); ok {
+		if s, _ := av.Str(); s != "" && s != APIVersion {
+			return nil, nil, fmt.Errorf("apiVersion %q is not %s", s, APIVersion)
+		}
+	}
+	var (
+		events []*Event
+		bad    []*ItemError
+	)
+	objectMembers(raw, func(ks, ke, vs, ve int) bool {
+		if !keyEquals(raw[ks:ke], "items") {
+			return true
+		}
+		items := raw[vs:ve:ve]
+		switch Value(items).Kind() {
+		case Null:
+			return false
+		case Array:
+		default:
+			err = fmt.Errorf("items is a JSON %s, not an array", Value(items).Kind())
+			return false
+		}
+		i := 0
+		arrayElements(items, func(s, e int) bool {
+			ev, derr := decodeOwned(items[s:e:e])
+			if derr != nil {
+				bad = append(bad, &ItemError{Index: i, Err: derr})
+			} else {
+				events = append(events, ev)
+			}
+			i++
+			return true
+		})
+		return false
+	})
+	if err != nil {
+		return nil, nil, err
+	}
+	return events, bad, nil
+}

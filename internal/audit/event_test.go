@@ -472,3 +472,38 @@ func BenchmarkDecode(b *testing.B) {
 		})
 	}
 }
+
+func TestDecodeBatch(t *testing.T) {
+	body := `{"kind":"EventList","apiVersion":"audit.k8s.io/v1","metadata":{},"items":[` + execEvent + `, {"verb": 42}, "x", ` + podCreate + `]}`
+	evs, bad, err := DecodeBatch([]byte("  " + body + "\n"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(evs) != 2 || evs[0].Verb != "create" || evs[1].ObjectRef == nil || evs[1].ObjectRef.Resource != "pods" {
+		t.Fatalf("events %+v", evs)
+	}
+	if len(bad) != 2 || bad[0].Index != 1 || bad[1].Index != 2 || !strings.Contains(bad[0].Error(), "items[1]: verb") {
+		t.Fatalf("bad items %v", bad)
+	}
+	// The raw events are the items, byte for byte.
+	if string(evs[0].Raw()) != strings.TrimSpace(execEvent) {
+		t.Errorf("raw %s", evs[0].Raw())
+	}
+	for body, want := range map[string]string{
+		`{"kind":"EventList","items":[}`: "invalid JSON",
+		`[` + execEvent + `]`:            "JSON array, not an EventList",
+		`{"kind":"Pod"}`:                 `kind "Pod"`,
+		`{"kind":"EventList","apiVersion":"audit.k8s.io/v1beta1"}`: "audit.k8s.io/v1beta1",
+		`{"kind":"EventList","items":{}}`:                          "items is a JSON object",
+	} {
+		if _, _, err := DecodeBatch([]byte(body)); err == nil || !strings.Contains(err.Error(), want) {
+			t.Errorf("%s: error %v, want %q", body, err, want)
+		}
+	}
+	if evs, bad, err := DecodeBatch([]byte(`{"kind":"EventList","items":null}`)); err != nil || len(evs)+len(bad) != 0 {
+		t.Errorf("null items: %v %v %v", evs, bad, err)
+	}
+	if evs, _, err := DecodeBatch([]byte(execEvent)); err != nil || len(evs) != 1 {
+		t.Errorf("a single event: %v %v", evs, err)
+	}
+}

@@ -14,6 +14,7 @@ import (
 	"github.com/spf13/pflag"
 
 	"github.com/bulwark-k8s/bulwark/internal/alert"
+	"github.com/bulwark-k8s/bulwark/internal/audit"
 	"github.com/bulwark-k8s/bulwark/internal/audit/archive"
 	"github.com/bulwark-k8s/bulwark/internal/audit/index"
 	"github.com/bulwark-k8s/bulwark/internal/audit/ingest"
@@ -164,6 +165,8 @@ func newAuditComponent(ctx context.Context, f *serveFlags, reg *prometheus.Regis
 
 // indexAdapter gives the index the pipeline's entry type.
 type indexAdapter struct{ ix *index.Index }
+
+func (a indexAdapter) Last(ctx context.Context) (audit.Position, bool, error) { return a.ix.Last(ctx) }
 
 func (a indexAdapter) Add(ctx context.Context, entries []ingest.Entry) error {
 	out := make([]index.Entry, len(entries))

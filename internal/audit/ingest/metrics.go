@@ -11,6 +11,7 @@ type Metrics struct {
 	archived     prometheus.Counter
 	appendErrors prometheus.Counter
 	processed    prometheus.Counter
+	indexed      prometheus.Counter
 	alerts       *prometheus.CounterVec
 	lag          prometheus.Histogram
 	stageErrors  *prometheus.CounterVec
@@ -47,8 +48,12 @@ func NewMetrics(reg prometheus.Registerer) *Metrics {
 			Help: "Batches the archive could not store.",
 		}),
 		processed: prometheus.NewCounter(prometheus.CounterOpts{
-			Name: "bulwark_audit_events_processed_total",
-			Help: "Archived audit events indexed and run through the detection rules.",
+			Name: "bulwark_audit_events_detected_total",
+			Help: "Archived audit events run through the detection rules (their alerts spooled).",
+		}),
+		indexed: prometheus.NewCounter(prometheus.CounterOpts{
+			Name: "bulwark_audit_events_indexed_total",
+			Help: "Archived audit events added to the index.",
 		}),
 		alerts: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "bulwark_audit_alerts_total",
@@ -56,12 +61,12 @@ func NewMetrics(reg prometheus.Registerer) *Metrics {
 		}, []string{"rule", "priority"}),
 		lag: prometheus.NewHistogram(prometheus.HistogramOpts{
 			Name:    "bulwark_audit_processing_lag_seconds",
-			Help:    "Time from archiving a batch to having indexed it and handed its alerts to the sinks' spools.",
+			Help:    "Time from archiving a batch to having judged it and handed its alerts to the sinks' spools.",
 			Buckets: []float64{0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30},
 		}),
 		stageErrors: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "bulwark_audit_processing_errors_total",
-			Help: "Failures to index archived events or to spool their alerts, by stage (index, alerts); retried.",
+			Help: "Failures to index archived events or to spool their alerts, by stage (index, detect); retried.",
 		}, []string{"stage"}),
 		tailLines: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "bulwark_audit_file_lines_total",
@@ -70,7 +75,7 @@ func NewMetrics(reg prometheus.Registerer) *Metrics {
 	}
 	if reg != nil {
 		reg.MustRegister(m.batches, m.received, m.rejected, m.batchSeconds, m.archived, m.appendErrors,
-			m.processed, m.alerts, m.lag, m.stageErrors, m.tailLines)
+			m.processed, m.indexed, m.alerts, m.lag, m.stageErrors, m.tailLines)
 	}
 	return m
 }

@@ -57,6 +57,8 @@ func (w *syncWriter) String() string {
 
 type testIndex struct{ ix *index.Index }
 
+func (t testIndex) Last(ctx context.Context) (audit.Position, bool, error) { return t.ix.Last(ctx) }
+
 func (t testIndex) Add(ctx context.Context, entries []Entry) error {
 	out := make([]index.Entry, len(entries))
 	for i, e := range entries {
@@ -257,4 +259,61 @@ func TestPipelineConcurrentIngestKeepsOrder(t *testing.T) {
 	}
 	wg.Wait()
 	eventually(t, "800 events indexed", func() bool { return s.indexed(t) == 800 })
+}
+
+// slowIndex is the real index, slowed down.
+type slowIndex struct {
+	testIndex
+	delay time.Duration
+}
+
+func (s slowIndex) Add(ctx context.Context, entries []Entry) error {
+	time.Sleep(s.delay)
+	return s.testIndex.Add(ctx, entries)
+}
+
+// TestPipelineSlowIndexFallsBehindAndCatchesUp: with a one-batch queue and
+// a slow index, Ingest never waits for the index; the alerts flow, and the
+// index reads what it missed back from the archive, each event once.
+func TestPipelineSlowIndexFallsBehindAndCatchesUp(t *testing.T) {
+	dir := t.TempDir()
+	out := &syncWriter{}
+	s := openStack(t, dir, out)
+	det, err := detect.LoadDefaultRules(detect.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	m := NewMetrics(nil)
+	s.pipeline, err = NewPipeline(PipelineOptions{Archive: s.archive, Index: slowIndex{testIndex{s.index}, 30 * time.Millisecond},
+		Detector: det, Alerts: s.router, StateDir: filepath.Join(dir, "state"), Queue: 1, Metrics: m})
+	if err != nil {
+		t.Fatal(err)
+	}
+	s.run(t)
+	defer s.stop(t)
+	start := time.Now()
+	for b := range 40 {
+		var batch []string
+		for i := range 10 {
+			if i == 0 {
+				batch = append(batch, execEventJSON(b))
+			} else {
+				batch = append(batch, eventJSON(b*10+i))
+			}
+		}
+		if err := s.pipeline.Ingest(decodeAll(t, batch...)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if d := time.Since(start); d > time.Second {
+		t.Errorf("Ingest waited for the slow index: 40 batches took %v", d)
+	}
+	eventually(t, fmt.Sprintf("40 exec alerts (%d)", strings.Count(out.String(), "\n")), func() bool { return strings.Count(out.String(), "\n") >= 40 })
+	if n := strings.Count(out.String(), "\n"); n != 40 {
+		t.Errorf("%d alerts, want 40:\n%s", n, out)
+	}
+	eventually(t, "400 events indexed", func() bool { return s.indexed(t) == 400 })
+	if got := counterValue(m.indexed); got != 400 {
+		t.Errorf("%v events indexed, want 400 (none twice)", got)
+	}
 }

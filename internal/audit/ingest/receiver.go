@@ -98,7 +98,7 @@ func (rc *Receiver) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		rc.fail(w, r, status, reason, err.Error())
 		return
 	}
-	events, rejected, err := DecodeBatch(body)
+	events, rejected, err := audit.DecodeBatch(body)
 	if err != nil {
 		rc.fail(w, r, http.StatusBadRequest, "malformed", err.Error())
 		return
@@ -107,7 +107,7 @@ func (rc *Receiver) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		// An item that is not an audit event cannot be archived as one;
 		// it is logged (without its content, which may hold secrets) and
 		// counted, and the rest of the batch is kept.
-		rc.opts.Logger.Warn("audit_event_rejected", "item", rj.Item, "error", rj.Err, "remote", r.RemoteAddr)
+		rc.opts.Logger.Warn("audit_event_rejected", "item", rj.Index, "error", rj.Err, "remote", r.RemoteAddr)
 	}
 	m.rejected.Add(float64(len(rejected)))
 	if len(events) > 0 {
@@ -173,69 +173,6 @@ func (rc *Receiver) readBody(w http.ResponseWriter, r *http.Request) ([]byte, in
 		return nil, http.StatusRequestEntityTooLarge, "too_large", fmt.Errorf("batch is over the limit of %d bytes once decompressed", limit)
 	}
 	return body, 0, "", nil
-}
-
-// Rejected is an item of a batch that is not an audit event.
-type Rejected struct {
-	Item int
-	Err  error
-}
-
-// DecodeBatch decodes a webhook body: an audit.k8s.io/v1 EventList (or a
-// single Event). Items that fail to decode are returned as rejected and
-// the others kept; an error means the body as a whole is not a batch.
-func DecodeBatch(body []byte) ([]*audit.Event, []Rejected, error) {
-	v := audit.Value(body)
-	if !v.Valid() {
-		return nil, nil, errors.New("body is not valid JSON")
-	}
-	if v.Kind() != audit.Object {
-		return nil, nil, fmt.Errorf("body is a JSON %s, not an EventList object", v.Kind())
-	}
-	kind, _ := getStr(v, "kind")
-	if kind != audit.KindEventList {
-		if kind != "" && kind != audit.KindEvent {
-			return nil, nil, fmt.Errorf("kind %q is not %s", kind, audit.KindEventList)
-		}
-		ev, err := audit.Decode(body)
-		if err != nil {
-			return nil, nil, err
-		}
-		return []*audit.Event{ev}, nil, nil
-	}
-	if av, _ := getStr(v, "apiVersion"); av != "" && av != audit.APIVersion {
-		return nil, nil, fmt.Errorf("apiVersion %q is not %s", av, audit.APIVersion)
-	}
-	items, ok := v.Get("items")
-	if !ok || items.IsNull() {
-		return nil, nil, nil
-	}
-	if items.Kind() != audit.Array {
-		return nil, nil, fmt.Errorf("items is a JSON %s, not an array", items.Kind())
-	}
-	var (
-		out      = make([]*audit.Event, 0, items.Len())
-		rejected []Rejected
-		i        int
-	)
-	for it := range items.Elements() {
-		ev, err := audit.Decode(it)
-		if err != nil {
-			rejected = append(rejected, Rejected{Item: i, Err: err})
-		} else {
-			out = append(out, ev)
-		}
-		i++
-	}
-	return out, rejected, nil
-}
-
-func getStr(v audit.Value, key string) (string, bool) {
-	f, ok := v.Get(key)
-	if !ok {
-		return "", false
-	}
-	return f.Str()
 }
 
 // Tokens is a set of bearer tokens, compared in constant time.

@@ -183,7 +183,7 @@ func TestReceiverBadInput(t *testing.T) {
 		want   int
 		msg    string
 	}{
-		{"not json", strings.NewReader(`{"kind":"EventList",`), nil, 400, "not valid JSON"},
+		{"not json", strings.NewReader(`{"kind":"EventList",`), nil, 400, "invalid JSON at offset"},
 		{"array", strings.NewReader(`[1,2]`), nil, 400, "JSON array"},
 		{"wrong kind", strings.NewReader(`{"kind":"Pod","apiVersion":"v1"}`), nil, 400, `kind "Pod"`},
 		{"wrong apiVersion", strings.NewReader(`{"kind":"EventList","apiVersion":"audit.k8s.io/v1beta1","items":[]}`), nil, 400, "audit.k8s.io/v1beta1"},
