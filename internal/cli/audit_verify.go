@@ -117,6 +117,9 @@ func verifySummary(rep *archive.Report) string {
 	default:
 		verdict = fmt.Sprintf("%d problems", n)
 	}
+	if rep.Uploading != "" {
+		retained += fmt.Sprintf(" (%s is being uploaded: no checkpoint yet)", rep.Uploading)
+	}
 	return fmt.Sprintf("checked %d segments, %d events, %s%s: %s", rep.Segments, rep.Events, span, retained, verdict)
 }
 

@@ -310,6 +310,9 @@ func (a *Archive) recoverJournal(p string, last bool) (*journal, error) {
 	if scanErr == nil {
 		return j, nil
 	}
+	if re := (*RecordError)(nil); !errors.As(scanErr, &re) {
+		return nil, scanErr // cannot read the file: nothing is cut off
+	}
 	info, err := os.Stat(p)
 	if err != nil {
 		return nil, err
@@ -391,7 +394,9 @@ func kick(c chan struct{}) {
 // killed right after. The events of one call get consecutive positions
 // in one segment; Append returns the position of the first.
 //
-// Append is safe for concurrent use; concurrent calls share fsyncs.
+// Append is safe for concurrent use; concurrent calls share fsyncs. ctx
+// is checked before the events are written; once they are, Append waits
+// for the fsync.
 func (a *Archive) Append(ctx context.Context, events [][]byte) (audit.Position, error) {
 	var n int64
 	for i, e := range events {

@@ -351,6 +351,9 @@ func (a *Archive) applyRetention(ctx context.Context) error {
 		if err != nil {
 			return err // never delete past a checkpoint that cannot be read
 		}
+		if segSeq, ok := parseSegmentKey(c.Segment); !ok || segSeq != seq || c.Sequence != seq {
+			return fmt.Errorf("%s: names segment %q: not deleting past it", key, c.Segment)
+		}
 		if !c.Sealed.Before(cutoff) {
 			break
 		}

@@ -92,8 +92,13 @@ type Report struct {
 	LastEventTime  time.Time `json:"lastEventTime,omitzero"`
 	// RetainedFrom is the first sequence number retention kept; segments
 	// before it were deleted by retention, which is not a problem.
-	RetainedFrom uint64    `json:"retainedFrom"`
-	Problems     []Problem `json:"problems"`
+	RetainedFrom uint64 `json:"retainedFrom"`
+	// Uploading is the newest segment when its checkpoint is not in the
+	// bucket yet (an upload in progress, or failing and retried): it is
+	// checked against the previous checkpoint's chain but not reported as
+	// missing its checkpoint.
+	Uploading string    `json:"uploading,omitempty"`
+	Problems  []Problem `json:"problems"`
 }
 
 // OK reports whether Verify found no problem.
@@ -106,9 +111,11 @@ func (r *Report) OK() bool { return len(r.Problems) == 0 }
 // error is for an archive that cannot be checked at all (the bucket
 // cannot be opened or listed).
 //
-// Segments not yet uploaded (in a journal directory) are not checked, and
-// removing the newest segments and checkpoints together leaves no trace
-// in the bucket: compare with a checkpoint digest kept elsewhere.
+// Segments not yet uploaded (in a journal directory) are not checked; the
+// newest segment without its checkpoint is taken for an upload in
+// progress (Report.Uploading). Removing the newest segments and
+// checkpoints leaves no trace in the bucket: compare with a checkpoint
+// digest kept elsewhere.
 func Verify(ctx context.Context, url string, o VerifyOptions) (*Report, error) {
 	if o.Concurrency <= 0 {
 		o.Concurrency = 4
@@ -300,6 +307,11 @@ func (v *verifier) run(ctx context.Context) error {
 		endGap(seq)
 		job := segmentJob{seq: seq, key: segKey}
 		switch {
+		case rc == nil && seq == last:
+			// The newest segment: its checkpoint is uploaded after it.
+			v.mu.Lock()
+			v.rep.Uploading = segKey
+			v.mu.Unlock()
 		case rc == nil:
 			v.problem(Problem{Kind: ProblemMissingCheckpoint, Sequence: seq, Key: segKey, Index: -1, Message: fmt.Sprintf("no checkpoint %s", checkpointKey(seq))})
 		case rc.err != nil:

@@ -189,6 +189,26 @@ func TestVerifyFindsTampering(t *testing.T) {
 	}
 }
 
+// The newest segment without its checkpoint is an upload in progress.
+func TestVerifyUploading(t *testing.T) {
+	e := buildArchive(t)
+	segs := e.segmentFiles()
+	last := uint64(len(segs) - 1)
+	os.Remove(filepath.Join(e.bucket, filepath.FromSlash(checkpointKey(last))))
+	rep := verifyOK(t, e.url())
+	if rep.Uploading != e.key(segs[last]) {
+		t.Errorf("Uploading %q, want %q", rep.Uploading, e.key(segs[last]))
+	}
+	// Its events are still checked against the chain.
+	data := gunzipFile(t, segs[last])
+	data[100] ^= 1
+	os.WriteFile(segs[last], gzipBytes(data), 0o600)
+	rep = verify(t, e.url())
+	if len(rep.Problems) != 1 || rep.Problems[0].Kind != ProblemDamaged || rep.Problems[0].Index != 0 {
+		t.Errorf("problems %v", rep.Problems)
+	}
+}
+
 func TestVerifyErrors(t *testing.T) {
 	if _, err := Verify(context.Background(), "file://"+filepath.Join(t.TempDir(), "absent"), VerifyOptions{}); err == nil {
 		t.Error("Verify of a missing directory: no error")
