@@ -12,10 +12,6 @@ import (
 	"github.com/bulwark-k8s/bulwark/internal/audit/archive"
 )
 
-// defaultAuditDataDir is where `bulwark serve` keeps the audit archive's
-// journal, and by default the archive itself.
-const defaultAuditDataDir = "/var/lib/bulwark/audit"
-
 type auditVerifyFlags struct {
 	archiveURL string
 	dataDir    string
@@ -93,7 +89,7 @@ the archive cannot be read.`,
 	}
 	fl := cmd.Flags()
 	fl.StringVar(&f.archiveURL, "archive-url", "", "bucket URL of the archive (default file://<data-dir>/archive)")
-	fl.StringVar(&f.dataDir, "data-dir", defaultAuditDataDir, "bulwark serve's audit data directory")
+	fl.StringVar(&f.dataDir, "data-dir", DefaultAuditDataDir, "bulwark serve's audit data directory")
 	fl.DurationVar(&f.since, "since", 0, "check only segments sealed in this last period, e.g. 24h (default: everything retention kept)")
 	fl.StringVarP(&f.output, "output", "o", "text", "output format: text or json")
 	cmd.MarkFlagsMutuallyExclusive("archive-url", "data-dir")
