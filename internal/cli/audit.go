@@ -22,6 +22,7 @@ func newAuditCommand(s Streams) *cobra.Command {
 	}
 	cmd.AddCommand(newAuditReplayCommand(s))
 	cmd.AddCommand(newAuditVerifyCommand(s))
+	cmd.AddCommand(newAuditQueryCommand(s))
 	return cmd
 }
 
