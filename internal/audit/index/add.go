@@ -5,6 +5,7 @@ import (
 	"database/sql"
 	"database/sql/driver"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"slices"
 	"strings"
@@ -24,14 +25,14 @@ type Entry struct {
 // cost of running one (opening and closing a cursor on every index).
 func insertEvent(rows int) string {
 	var b strings.Builder
-	b.WriteString(`INSERT INTO event (pos, ts, received, audit_id, stage, stage_rank, level,
+	b.WriteString(`INSERT INTO event (pos, ts, received, audit_id, stage, stage_rank, superseded, level,
 	username, impersonated, user_groups, verb, resource, subresource, api_group, namespace, name,
 	code, source_ips, user_agent, request_uri) VALUES `)
 	for i := range rows {
 		if i > 0 {
 			b.WriteByte(',')
 		}
-		b.WriteString("(?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)")
+		b.WriteString("(" + marks(insertColumns) + ")")
 	}
 	b.WriteString(" ON CONFLICT (pos) DO NOTHING")
 	return b.String()
@@ -40,7 +41,7 @@ func insertEvent(rows int) string {
 // insertColumns is the number of values of one row of insertEvent;
 // insertRows the number of rows of its statement for full chunks.
 const (
-	insertColumns = 20
+	insertColumns = 21
 	insertRows    = 50
 )
 
@@ -57,40 +58,48 @@ func (ix *Index) Add(ctx context.Context, entries []Entry) error {
 	}
 	ix.wmu.Lock()
 	defer ix.wmu.Unlock()
-	conn, err := ix.db.Conn(ctx)
-	if err != nil {
-		return fmt.Errorf("audit index %s: add: %w", ix.path, err)
+	if ix.w == nil {
+		conn, err := ix.db.Conn(ctx)
+		if err != nil {
+			return fmt.Errorf("audit index %s: add: %w", ix.path, err)
+		}
+		ix.w = &writer{conn: conn, stmts: map[string]rawStmt{}, terms: &interner{d: ix.terms}, lists: &interner{d: ix.lists}}
 	}
-	defer conn.Close()
 	// The driver's own interface: database/sql's conversion of arguments
 	// would be a fifth of the time of an Add.
-	err = conn.Raw(func(dc any) error { return ix.addRaw(ctx, dc, entries) })
+	err := ix.w.conn.Raw(func(dc any) error { return ix.w.addRaw(ctx, dc, entries) })
 	if err != nil {
+		// Start again from a new connection: this one may be broken.
+		ix.w.close()
+		ix.w = nil
 		return fmt.Errorf("audit index %s: add: %w", ix.path, err)
 	}
 	return nil
 }
 
-func (ix *Index) addRaw(ctx context.Context, dc any, entries []Entry) (err error) {
+func (w *writer) addRaw(ctx context.Context, dc any, entries []Entry) (err error) {
 	c, ok := dc.(rawConn)
 	if !ok {
 		return fmt.Errorf("driver connection %T lacks the context methods", dc)
 	}
+	w.c = c
+	defer func() { w.c = nil }()
 	tx, err := c.BeginTx(ctx, driver.TxOptions{})
 	if err != nil {
 		return err
 	}
-	w := &writer{c: c, terms: ix.terms.in(c), lists: ix.lists.in(c)}
 	defer func() {
-		w.close()
+		w.closeOnce()
 		if err != nil {
 			tx.Rollback()
+			w.terms.rollback()
+			w.lists.rollback()
 		}
 	}()
 	if err = w.add(ctx, entries); err != nil {
 		return err
 	}
-	w.close()
+	w.closeOnce()
 	if err = tx.Commit(); err != nil {
 		return err
 	}
@@ -112,8 +121,53 @@ type rawStmt interface {
 	driver.StmtQueryContext
 }
 
-func prepare(ctx context.Context, c rawConn, query string) (rawStmt, error) {
-	st, err := c.PrepareContext(ctx, query)
+// values fills args with the ordinals of n arguments and returns it.
+func values(args []driver.NamedValue, n int) []driver.NamedValue {
+	args = slices.Grow(args[:0], n)[:n]
+	for i := range args {
+		args[i] = driver.NamedValue{Ordinal: i + 1}
+	}
+	return args
+}
+
+// writer holds the connection Add writes through, for the life of the
+// Index, and the statements prepared on it. Index.wmu guards it; c is
+// the driver's connection during an Add only.
+type writer struct {
+	conn         *sql.Conn
+	c            rawConn
+	stmts        map[string]rawStmt
+	once         []rawStmt // prepared for one Add
+	terms, lists *interner
+	buf          []byte
+	args         []driver.NamedValue
+	probeArgs    []driver.NamedValue
+}
+
+// stmt returns the statement of query, prepared once for the writer's
+// life.
+func (w *writer) stmt(ctx context.Context, query string) (rawStmt, error) {
+	if st, ok := w.stmts[query]; ok {
+		return st, nil
+	}
+	st, err := w.prepare(ctx, query)
+	if err == nil {
+		w.stmts[query] = st
+	}
+	return st, err
+}
+
+// stmtOnce prepares query for this Add only.
+func (w *writer) stmtOnce(ctx context.Context, query string) (rawStmt, error) {
+	st, err := w.prepare(ctx, query)
+	if err == nil {
+		w.once = append(w.once, st)
+	}
+	return st, err
+}
+
+func (w *writer) prepare(ctx context.Context, query string) (rawStmt, error) {
+	st, err := w.c.PrepareContext(ctx, query)
 	if err != nil {
 		return nil, err
 	}
@@ -125,38 +179,23 @@ func prepare(ctx context.Context, c rawConn, query string) (rawStmt, error) {
 	return rs, nil
 }
 
-// values fills args with the ordinals of n arguments and returns it.
-func values(args []driver.NamedValue, n int) []driver.NamedValue {
-	args = slices.Grow(args[:0], n)[:n]
-	for i := range args {
-		args[i] = driver.NamedValue{Ordinal: i + 1}
-	}
-	return args
-}
-
-// writer is the state of one Add.
-type writer struct {
-	c            rawConn
-	terms, lists *interner
-	stmts        []rawStmt
-	buf          []byte
-}
-
-func (w *writer) prepare(ctx context.Context, query string) (rawStmt, error) {
-	st, err := prepare(ctx, w.c, query)
-	if err == nil {
-		w.stmts = append(w.stmts, st)
-	}
-	return st, err
-}
-
-func (w *writer) close() {
-	for _, st := range w.stmts {
+func (w *writer) closeOnce() {
+	for _, st := range w.once {
 		st.Close()
 	}
-	w.stmts = nil
-	w.terms.close()
-	w.lists.close()
+	w.once = w.once[:0]
+}
+
+// close closes the statements and gives the connection back.
+func (w *writer) close() error {
+	err := w.conn.Raw(func(any) error {
+		for _, st := range w.stmts {
+			st.Close()
+		}
+		return nil
+	})
+	clear(w.stmts)
+	return errors.Join(err, w.conn.Close())
 }
 
 func (w *writer) add(ctx context.Context, entries []Entry) error {
@@ -166,52 +205,74 @@ func (w *writer) add(ctx context.Context, entries []Entry) error {
 			last = en.Pos
 		}
 	}
+	lastPos, err := packPosition(last)
+	if err != nil {
+		return err
+	}
 	// Events to insert; nil ones count for the progress only.
 	events := make([]Entry, 0, len(entries))
+	batch := make([]pending, 0, len(entries))
 	for _, en := range entries {
-		if en.Event != nil {
-			events = append(events, en)
+		if en.Event == nil {
+			continue
 		}
+		pos, err := packPosition(en.Pos)
+		if err != nil {
+			return err
+		}
+		e := en.Event
+		// The receive time keys the stages of one request; an event
+		// without one gets a key no other event has.
+		received := unixNano(e.RequestReceivedTimestamp)
+		if received == 0 {
+			received = -1 - pos
+		}
+		events = append(events, en)
+		batch = append(batch, pending{pos: pos, received: received, rank: stageRank(e.Stage), auditID: e.AuditID})
 	}
-	var args []driver.NamedValue
+	demote, err := w.resolve(ctx, batch)
+	if err != nil {
+		return err
+	}
+	var insert rawStmt
 	for len(events) > 0 {
-		chunk := events[:min(insertRows, len(events))]
-		events = events[len(chunk):]
+		n := min(insertRows, len(events))
 		// Full chunks share one statement; the last may need its own.
-		if len(chunk) < insertRows || len(w.stmts) == 0 {
-			if _, err := w.prepare(ctx, insertEvent(len(chunk))); err != nil {
-				return err
-			}
-			args = values(args, insertColumns*len(chunk))
+		if n == insertRows {
+			insert, err = w.stmt(ctx, insertEvent(n))
+		} else {
+			insert, err = w.stmtOnce(ctx, insertEvent(n))
 		}
-		for i, en := range chunk {
-			if err := w.row(ctx, args[i*insertColumns:(i+1)*insertColumns], en); err != nil {
+		if err != nil {
+			return err
+		}
+		if len(w.args) != insertColumns*n {
+			w.args = values(w.args, insertColumns*n)
+		}
+		args := w.args
+		for i, en := range events[:n] {
+			if err := w.row(ctx, args[i*insertColumns:(i+1)*insertColumns], en.Event, &batch[i]); err != nil {
 				return fmt.Errorf("event %s: %w", en.Pos, err)
 			}
 		}
-		if _, err := w.stmts[len(w.stmts)-1].ExecContext(ctx, args); err != nil {
-			return fmt.Errorf("events %s to %s: %w", chunk[0].Pos, chunk[len(chunk)-1].Pos, err)
+		if _, err := insert.ExecContext(ctx, args); err != nil {
+			return fmt.Errorf("events %s to %s: %w", events[0].Pos, events[n-1].Pos, err)
 		}
+		events, batch = events[n:], batch[n:]
 	}
-	pos, err := packPosition(last)
+	if err := w.supersede(ctx, demote); err != nil {
+		return err
+	}
+	st, err := w.stmt(ctx, saveProgress)
 	if err != nil {
 		return err
 	}
-	st, err := w.prepare(ctx, saveProgress)
-	if err != nil {
-		return err
-	}
-	_, err = st.ExecContext(ctx, []driver.NamedValue{{Ordinal: 1, Value: pos}})
+	_, err = st.ExecContext(ctx, []driver.NamedValue{{Ordinal: 1, Value: lastPos}})
 	return err
 }
 
 // row sets the values of one row of insertEvent.
-func (w *writer) row(ctx context.Context, args []driver.NamedValue, en Entry) error {
-	pos, err := packPosition(en.Pos)
-	if err != nil {
-		return err
-	}
-	e := en.Event
+func (w *writer) row(ctx context.Context, args []driver.NamedValue, e *audit.Event, p *pending) error {
 	var o audit.ObjectReference
 	if e.ObjectRef != nil {
 		o = *e.ObjectRef
@@ -224,32 +285,30 @@ func (w *writer) row(ctx context.Context, args []driver.NamedValue, en Entry) er
 	if e.ResponseStatus != nil {
 		code = int64(e.ResponseStatus.Code)
 	}
-	ts := unixNano(e.Time())
-	// The receive time keys the stages of one request; an event without
-	// one gets a key no other event has.
-	received := unixNano(e.RequestReceivedTimestamp)
-	if received == 0 {
-		received = -1 - pos
+	var superseded int64
+	if p.superseded {
+		superseded = 1
 	}
 	var terms [10]int64
+	var err error
 	for i, s := range [...]string{e.Stage, e.Level, e.User.Username, imp, e.Verb,
 		o.Resource, o.Subresource, o.APIGroup, o.Namespace, e.UserAgent} {
-		if terms[i], err = w.terms.str(ctx, s); err != nil {
+		if terms[i], err = w.terms.str(ctx, w, s); err != nil {
 			return err
 		}
 	}
 	w.buf = appendStrings(w.buf[:0], e.User.Groups)
-	groups, err := w.lists.id(ctx, w.buf)
+	groups, err := w.lists.id(ctx, w, w.buf)
 	if err != nil {
 		return err
 	}
 	w.buf = appendStrings(w.buf[:0], e.SourceIPs)
-	ips, err := w.lists.id(ctx, w.buf)
+	ips, err := w.lists.id(ctx, w, w.buf)
 	if err != nil {
 		return err
 	}
 	for i, v := range [insertColumns]any{
-		pos, ts, received, e.AuditID, terms[0], stageRank(e.Stage), terms[1],
+		p.pos, unixNano(e.Time()), p.received, e.AuditID, terms[0], p.rank, superseded, terms[1],
 		terms[2], terms[3], groups, terms[4],
 		terms[5], terms[6], terms[7], terms[8], o.Name, code,
 		ips, terms[9], e.RequestURI,

@@ -2,6 +2,7 @@ package index
 
 import (
 	"context"
+	"fmt"
 	"path/filepath"
 	"syscall"
 	"testing"
@@ -46,4 +47,64 @@ func cpuTime(tb testing.TB) time.Duration {
 		tb.Fatal(err)
 	}
 	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
+}
+
+// BenchmarkQuery runs the investigations of docs/audit-query.md against an
+// index of 400,000 events (200,000 requests, two stages each, 20 users).
+func BenchmarkQuery(b *testing.B) {
+	ctx := context.Background()
+	ix, err := Open(ctx, filepath.Join(b.TempDir(), "index.db"))
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer ix.Close()
+	events := genEvents(b, 100_000, true)
+	for round := range 4 {
+		// The same traffic again, later and under other audit IDs.
+		shift := time.Duration(round) * 500 * time.Second
+		for i := 0; i < len(events); i += 500 {
+			es := entries(events[i:i+500], round*len(events)+i)
+			for k, en := range es {
+				e := *en.Event
+				e.AuditID += fmt.Sprint(round)
+				e.StageTimestamp = e.StageTimestamp.Add(shift)
+				e.RequestReceivedTimestamp = e.RequestReceivedTimestamp.Add(shift)
+				es[k].Event = &e
+			}
+			if err := ix.Add(ctx, es); err != nil {
+				b.Fatal(err)
+			}
+		}
+	}
+	last := t0.Add(2000 * time.Second)
+	for _, bc := range []struct {
+		name string
+		q    Query
+		by   string
+	}{
+		{"newest", Query{}, ""},
+		{"user", Query{User: "alice@contoso.com"}, ""},
+		{"exec", Query{Resource: "pods/exec"}, ""},
+		{"secrets-in-namespace", Query{Resource: "secrets", Namespace: "payments", Since: last.Add(-10 * time.Minute)}, ""},
+		{"object", Query{Namespace: "payments", Name: "obj-42"}, ""},
+		{"source-ip", Query{SourceIP: "198.51.100.23", Limit: 100}, ""},
+		{"count-user-10m", Query{Since: last.Add(-10 * time.Minute)}, "user"},
+		{"count-sourceip-10m", Query{Since: last.Add(-10 * time.Minute)}, "sourceip"},
+		{"count-user-10m-allstages", Query{Since: last.Add(-10 * time.Minute), AllStages: true}, "user"},
+	} {
+		b.Run(bc.name, func(b *testing.B) {
+			b.ReportAllocs()
+			for b.Loop() {
+				var err error
+				if bc.by != "" {
+					_, err = ix.Count(ctx, bc.q, bc.by)
+				} else {
+					_, err = ix.Query(ctx, bc.q)
+				}
+				if err != nil {
+					b.Fatal(err)
+				}
+			}
+		})
+	}
 }

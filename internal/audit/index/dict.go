@@ -25,19 +25,14 @@ func newDict(table, empty string) *dict {
 	return &dict{table: table, empty: empty, ids: make(map[string]int64)}
 }
 
-// interner gives ids to values inside one write transaction. Ids it had
-// to create are kept apart until the transaction commits: a rollback
-// takes them back.
+// interner gives ids to values for the writer. Ids it had to create are
+// kept apart until their transaction commits: a rollback takes them back.
 type interner struct {
-	d        *dict
-	c        rawConn
-	added    map[string]int64
-	sel, ins rawStmt
+	d     *dict
+	added map[string]int64
 }
 
-func (d *dict) in(c rawConn) *interner { return &interner{d: d, c: c} }
-
-func (in *interner) id(ctx context.Context, v []byte) (int64, error) {
+func (in *interner) id(ctx context.Context, w *writer, v []byte) (int64, error) {
 	if string(v) == in.d.empty {
 		return 0, nil
 	}
@@ -48,7 +43,7 @@ func (in *interner) id(ctx context.Context, v []byte) (int64, error) {
 		return id, nil
 	}
 	s := string(v)
-	id, err := in.lookup(ctx, s)
+	id, err := in.lookup(ctx, w, s)
 	if err != nil {
 		return 0, err
 	}
@@ -59,33 +54,32 @@ func (in *interner) id(ctx context.Context, v []byte) (int64, error) {
 	return id, nil
 }
 
-func (in *interner) str(ctx context.Context, s string) (int64, error) {
+func (in *interner) str(ctx context.Context, w *writer, s string) (int64, error) {
 	if s == in.d.empty {
 		return 0, nil
 	}
 	if id, ok := in.d.ids[s]; ok {
 		return id, nil
 	}
-	return in.id(ctx, []byte(s))
+	return in.id(ctx, w, []byte(s))
 }
 
 // lookup reads the id of s from the table, adding s when it is not there.
-func (in *interner) lookup(ctx context.Context, s string) (int64, error) {
-	var err error
-	if in.sel == nil {
-		if in.sel, err = prepare(ctx, in.c, "SELECT id FROM "+in.d.table+" WHERE value = ?"); err != nil {
-			return 0, err
-		}
-		if in.ins, err = prepare(ctx, in.c, "INSERT INTO "+in.d.table+" (value) VALUES (?) RETURNING id"); err != nil {
-			return 0, err
-		}
+func (in *interner) lookup(ctx context.Context, w *writer, s string) (int64, error) {
+	sel, err := w.stmt(ctx, "SELECT id FROM "+in.d.table+" WHERE value = ?")
+	if err != nil {
+		return 0, err
+	}
+	ins, err := w.stmt(ctx, "INSERT INTO "+in.d.table+" (value) VALUES (?) RETURNING id")
+	if err != nil {
+		return 0, err
 	}
 	arg := []driver.NamedValue{{Ordinal: 1, Value: s}}
-	id, ok, err := queryInt(ctx, in.sel, arg)
+	id, ok, err := queryInt(ctx, sel, arg)
 	if err != nil || ok {
 		return id, err
 	}
-	id, ok, err = queryInt(ctx, in.ins, arg)
+	id, ok, err = queryInt(ctx, ins, arg)
 	if err == nil && !ok {
 		err = errors.New("insert returned no id")
 	}
@@ -120,12 +114,8 @@ func (in *interner) commit() {
 	for s, id := range in.added {
 		in.d.ids[s] = id
 	}
+	clear(in.added)
 }
 
-func (in *interner) close() {
-	if in.sel != nil {
-		in.sel.Close()
-		in.ins.Close()
-		in.sel, in.ins = nil, nil
-	}
-}
+// rollback forgets the ids the transaction rolled back created.
+func (in *interner) rollback() { clear(in.added) }

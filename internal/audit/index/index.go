@@ -55,8 +55,10 @@ type Index struct {
 	// than in SQLite's busy handler, which sleeps.
 	wmu sync.Mutex
 	// terms and lists cache the ids of term and list rows for writers;
-	// wmu guards them.
+	// wmu guards them and w, the writer's connection, opened by the
+	// first Add.
 	terms, lists *dict
+	w            *writer
 }
 
 // Open opens the index file at path, creating the file (mode 0600, and
@@ -223,7 +225,14 @@ func (ix *Index) Path() string { return ix.path }
 
 // Close closes the database. Every other call must have returned.
 func (ix *Index) Close() error {
-	if err := ix.db.Close(); err != nil {
+	ix.wmu.Lock()
+	defer ix.wmu.Unlock()
+	var err error
+	if ix.w != nil {
+		err = ix.w.close()
+		ix.w = nil
+	}
+	if err = errors.Join(err, ix.db.Close()); err != nil {
 		return fmt.Errorf("close audit index %s: %w", ix.path, err)
 	}
 	return nil

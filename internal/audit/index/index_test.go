@@ -3,6 +3,7 @@ package index
 import (
 	"context"
 	"database/sql"
+	"database/sql/driver"
 	"errors"
 	"os"
 	"path/filepath"
@@ -603,5 +604,38 @@ func TestConcurrentAddQuery(t *testing.T) {
 	}
 	if n := len(query(t, ix, Query{AllStages: true, Limit: -1})); n != len(events) {
 		t.Errorf("%d rows, want %d", n, len(events))
+	}
+}
+
+// Ids of terms created in a transaction that rolls back are forgotten:
+// the next Add creates them again rather than point at nothing.
+func TestTermsRollback(t *testing.T) {
+	ix := openTemp(t)
+	ctx := context.Background()
+	add(t, ix, scenario()[:1]...)
+	err := ix.w.conn.Raw(func(dc any) error {
+		w := ix.w
+		w.c = dc.(rawConn)
+		tx, err := w.c.BeginTx(ctx, driver.TxOptions{})
+		if err != nil {
+			return err
+		}
+		if _, err := w.terms.str(ctx, w, "zed"); err != nil {
+			return err
+		}
+		w.closeOnce()
+		tx.Rollback()
+		w.terms.rollback()
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, ok := ix.terms.ids["zed"]; ok {
+		t.Fatal("the cache kept a rolled back term")
+	}
+	add(t, ix, Entry{Pos: pos(5, 0), Event: evt{id: "z", stage: "ResponseComplete", user: "zed"}.event()})
+	if rows := query(t, ix, Query{User: "zed"}); len(rows) != 1 || rows[0].User != "zed" {
+		t.Errorf("rows %+v", rows)
 	}
 }

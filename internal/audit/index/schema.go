@@ -5,10 +5,14 @@ package index
 // One row of event per archived event, keyed by its position: the
 // segment in the high 32 bits, the index in the segment in the low 32.
 // The rowid is the position, so ingest is idempotent without an index of
-// its own, and rows are stored in archive order. Its other columns are never NULL (a
-// missing field is empty, a missing response code 0). ts is the event's
-// time (Event.Time) and received the request's receive time, in Unix
-// nanoseconds, 0 when the event has none.
+// its own, and rows are stored in archive order. The other columns are
+// never NULL (a missing field is empty, a missing response code 0). ts is
+// the event's time (Event.Time) and received the request's receive time,
+// in Unix nanoseconds; ts is 0 when the event has no time, and received
+// is -1 - pos when it has no receive time, a key of its own.
+// stage_rank orders the stages of a request (1 RequestReceived,
+// 2 ResponseStarted, 3 the rest); superseded is 1 when another event
+// represents the request (see request.go).
 //
 // The short strings that repeat from event to event (users, verbs,
 // resources, namespaces, stages, user agents) are stored once in term and
@@ -22,18 +26,19 @@ package index
 // so the newest-first order comes from the index without a sort:
 //   - event_ts: a time range, and every query without a narrower filter;
 //   - event_user: what one user did;
-//   - event_resource: activity on a kind of resource, exec into pods;
+//   - event_resource: activity on a kind of resource, exec into pods
+//     (a resource without its subresource is several ranges, sorted);
 //   - event_namespace: activity in a namespace;
-//   - event_request: the events of one request, for the default one row
-//     per request. The stages of a request share its receive time, so
-//     keys arrive in time order and ingest writes to the end of the
-//     index; keyed by the audit ID alone, each batch would write a page
-//     per event all over it. An event without a receive time has
-//     received = -1 - pos, a key of its own.
+//   - event_request: the representative event of each request by
+//     receive time, for Add to find the requests of a batch. Receive
+//     times arrive in order, so ingest writes to the end of this index;
+//     keyed by audit ID, each batch would write a page per event all
+//     over it.
 //
-// Each index costs ingest time, so name, verb, code, source IPs and audit
-// IDs are filtered by scanning the rows another index selects (a query by
-// audit ID wants a time range).
+// Each index costs ingest time (each batch rewrites the pages around
+// every insertion point), so name, verb, code, source IPs and audit IDs
+// are filtered by scanning the rows another index selects: a query by
+// audit ID or object name wants a time range.
 //
 // The view events shows the rows with their terms and lists resolved,
 // for reading the index with the sqlite3 shell.
@@ -55,6 +60,7 @@ CREATE TABLE event (
 	audit_id     TEXT NOT NULL,
 	stage        INTEGER NOT NULL,
 	stage_rank   INTEGER NOT NULL,
+	superseded   INTEGER NOT NULL,
 	level        INTEGER NOT NULL,
 	username     INTEGER NOT NULL,
 	impersonated INTEGER NOT NULL,
@@ -74,7 +80,7 @@ CREATE INDEX event_ts ON event (ts);
 CREATE INDEX event_user ON event (username, ts);
 CREATE INDEX event_resource ON event (resource, subresource, ts);
 CREATE INDEX event_namespace ON event (namespace, ts);
-CREATE INDEX event_request ON event (received);
+CREATE INDEX event_request ON event (received) WHERE superseded = 0;
 CREATE TABLE progress (
 	one INTEGER PRIMARY KEY CHECK (one = 1),
 	pos INTEGER NOT NULL
