@@ -29,6 +29,13 @@ package index
 //   - event_resource: activity on a kind of resource, exec into pods
 //     (a resource without its subresource is several ranges, sorted);
 //   - event_namespace: activity in a namespace;
+//
+// These three hold the rows of the default view only (superseded = 0):
+// with the usual audit policy half the events are superseded
+// RequestReceived stages, which Add then writes to the table and
+// event_ts alone. A query of every stage filtered by user, resource or
+// namespace reads event_ts over its time range instead.
+//
 //   - event_request: the representative event of each request by
 //     receive time, for Add to find the requests of a batch. Receive
 //     times arrive in order, so ingest writes to the end of this index;
@@ -77,9 +84,9 @@ CREATE TABLE event (
 	request_uri  TEXT NOT NULL
 ) STRICT;
 CREATE INDEX event_ts ON event (ts);
-CREATE INDEX event_user ON event (username, ts);
-CREATE INDEX event_resource ON event (resource, subresource, ts);
-CREATE INDEX event_namespace ON event (namespace, ts);
+CREATE INDEX event_user ON event (username, ts) WHERE superseded = 0;
+CREATE INDEX event_resource ON event (resource, subresource, ts) WHERE superseded = 0;
+CREATE INDEX event_namespace ON event (namespace, ts) WHERE superseded = 0;
 CREATE INDEX event_request ON event (received) WHERE superseded = 0;
 CREATE TABLE progress (
 	one INTEGER PRIMARY KEY CHECK (one = 1),
