@@ -257,6 +257,7 @@ func writeAuditRows(w io.Writer, format string, rows []index.Row, stages bool) e
 		}
 		enc := json.NewEncoder(w)
 		enc.SetIndent("", "  ")
+		enc.SetEscapeHTML(false) // request URIs keep their &
 		return enc.Encode(out)
 	}
 	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
@@ -291,6 +292,7 @@ func writeAuditGroups(s Streams, format, by string, groups []index.Group) error 
 		}
 		enc := json.NewEncoder(s.Out)
 		enc.SetIndent("", "  ")
+		enc.SetEscapeHTML(false)
 		return enc.Encode(out)
 	}
 	heading := map[string]string{"sourceip": "SOURCE IP"}[by]

@@ -169,7 +169,8 @@ func TestAuditQueryJSON(t *testing.T) {
 	if r["time"] != "2024-06-03T14:05:40.118204Z" || r["auditID"] != "616a53b3-7c42-5f0c-8f17-209d2f0225db" ||
 		r["stage"] != "ResponseComplete" || r["user"] != "alice@contoso.com" || r["subresource"] != "exec" ||
 		r["code"] != 101.0 || r["segment"] != 1.0 || r["index"] != 3.0 ||
-		!strings.HasPrefix(r["requestURI"].(string), "/api/v1/namespaces/payments/pods/api-7c9f8d6b54-k2vzp/exec?command=sh") {
+		!strings.HasPrefix(r["requestURI"].(string), "/api/v1/namespaces/payments/pods/api-7c9f8d6b54-k2vzp/exec?command=sh") ||
+		!strings.Contains(out, "?command=sh&command=-c") {
 		t.Errorf("row %v", r)
 	}
 

@@ -639,3 +639,33 @@ func TestTermsRollback(t *testing.T) {
 		t.Errorf("rows %+v", rows)
 	}
 }
+
+// The view for the sqlite3 shell answers the query docs/audit-query.md
+// shows.
+func TestEventsView(t *testing.T) {
+	ix := openTemp(t)
+	add(t, ix, scenario()...)
+	rows, err := ix.db.Query(`SELECT username, verb, resource, namespace, name, count(*) AS n
+  FROM events WHERE superseded = 0 AND ts >= unixepoch('2026-03-01') * 1000000000
+  GROUP BY 1, 2, 3, 4, 5 ORDER BY n DESC LIMIT 20`)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer rows.Close()
+	var got []string
+	for rows.Next() {
+		var user, verb, res, ns, name string
+		var n int
+		if err := rows.Scan(&user, &verb, &res, &ns, &name, &n); err != nil {
+			t.Fatal(err)
+		}
+		got = append(got, user+" "+verb+" "+res+" "+ns+"/"+name)
+	}
+	if len(got) != 5 || !slices.Contains(got, "alice create pods shop/web-1") {
+		t.Errorf("view rows %q", got)
+	}
+	var segment, idx int
+	if err := ix.db.QueryRow("SELECT segment, idx FROM events WHERE audit_id = 'h1'").Scan(&segment, &idx); err != nil || segment != 1 || idx != 5 {
+		t.Errorf("position %d:%d, %v", segment, idx, err)
+	}
+}

@@ -92,7 +92,7 @@ CREATE TABLE progress (
 	one INTEGER PRIMARY KEY CHECK (one = 1),
 	pos INTEGER NOT NULL
 ) STRICT;
-CREATE VIEW events AS SELECT e.pos >> 32 AS segment, e.pos & 0xffffffff AS idx, ` + rowColumns + rowFrom + `;
+CREATE VIEW events AS SELECT e.pos >> 32 AS segment, e.pos & 0xffffffff AS idx, e.superseded, ` + rowColumns + rowFrom + `;
 `
 
 // rowColumns and rowFrom select the fields of a Row. The joins are outer
