@@ -575,9 +575,13 @@ func (e *Engine) evaluate(ctx context.Context, r *Request, cs []*Constraint) ([]
 	}
 	defer e.store.Abort(ctx, txn)
 
+	rules := getRuleCache()
+	defer putRuleCache(rules)
+
 	var out []Result
 	var errs []error
 	for _, c := range cs {
+		rules.reset()
 		input := ast.NewObject(
 			[2]*ast.Term{ast.StringTerm("review"), reviewTerm},
 			[2]*ast.Term{ast.StringTerm("parameters"), c.params},
@@ -587,6 +591,7 @@ func (e *Engine) evaluate(ctx context.Context, r *Request, cs []*Constraint) ([]
 			rego.EvalTransaction(txn),
 			rego.EvalExternalCancel(cancel),
 			rego.EvalMetrics(noMetrics),
+			rego.EvalVirtualCache(rules),
 		)
 		if err != nil {
 			if ctx.Err() != nil {
