@@ -109,6 +109,9 @@ func clusterRules() []rbacv1.PolicyRule {
 		rbacv1.PolicyRule{APIGroups: []string{"apiextensions.k8s.io"}, Resources: []string{"customresourcedefinitions"}, Verbs: []string{"get", "list", "watch", "create", "update", "delete"}},
 		// Background audit results.
 		rbacv1.PolicyRule{APIGroups: []string{"wgpolicyk8s.io"}, Resources: []string{"policyreports", "clusterpolicyreports"}, Verbs: []string{"get", "list", "watch", "create", "update", "delete"}},
+		// Who may read /metrics: tokens reviewed, users authorized.
+		rbacv1.PolicyRule{APIGroups: []string{"authentication.k8s.io"}, Resources: []string{"tokenreviews"}, Verbs: []string{"create"}},
+		rbacv1.PolicyRule{APIGroups: []string{"authorization.k8s.io"}, Resources: []string{"subjectaccessreviews"}, Verbs: []string{"create"}},
 	)
 }
 
@@ -161,6 +164,11 @@ func Manifests(o InstallOptions) ([]map[string]any, error) {
 			TypeMeta: tm("rbac.authorization.k8s.io/v1", "ClusterRoleBinding"), ObjectMeta: meta("bulwark", false),
 			RoleRef:  rbacv1.RoleRef{APIGroup: "rbac.authorization.k8s.io", Kind: "ClusterRole", Name: "bulwark"},
 			Subjects: []rbacv1.Subject{{Kind: "ServiceAccount", Name: serviceAccount, Namespace: o.Namespace}},
+		},
+		// Bind it to Prometheus' service account to let it scrape bulwark.
+		&rbacv1.ClusterRole{
+			TypeMeta: tm("rbac.authorization.k8s.io/v1", "ClusterRole"), ObjectMeta: meta("bulwark-metrics-reader", false),
+			Rules: []rbacv1.PolicyRule{{NonResourceURLs: []string{"/metrics"}, Verbs: []string{"get"}}},
 		},
 		&rbacv1.Role{
 			TypeMeta: tm("rbac.authorization.k8s.io/v1", "Role"), ObjectMeta: meta("bulwark", true),

@@ -58,6 +58,7 @@ type serveFlags struct {
 
 	auditInterval time.Duration
 	leaderElect   bool
+	metricsAuth   string
 
 	audit auditServeFlags
 }
@@ -126,6 +127,7 @@ stops accepting connections and finishes the reviews in flight (up to
 	fl.DurationVar(&f.certInterval, "cert-check-interval", time.Minute, "interval between checks of the self-managed certificate")
 	fl.DurationVar(&f.auditInterval, "background-audit-interval", time.Minute, "period of the background audit of existing objects, written as PolicyReports (0 turns it off; needs a cluster)")
 	fl.BoolVar(&f.leaderElect, "leader-elect", false, "run the background audit in one replica only, the holder of the Lease bulwark-audit in --namespace")
+	fl.StringVar(&f.metricsAuth, "metrics-auth", "kubernetes", "who may read /metrics: kubernetes (a bearer token the cluster's TokenReview authenticates and whose user may get the non-resource URL /metrics, or a client certificate signed by --client-ca-file) or none (anyone: only on a trusted network)")
 	f.audit.register(fl)
 	for _, name := range []string{"ca-validity", "cert-validity", "cert-check-interval"} {
 		_ = fl.MarkHidden(name) // for tests of rotation
@@ -249,7 +251,35 @@ func runServe(ctx context.Context, s Streams, f *serveFlags) error {
 	if err != nil {
 		return fmt.Errorf("listen on %s: %w", f.listen, err)
 	}
-	return serve(ctx, ln, certs, f.clientCAFile, comps, reg, log, f.shutdownDelay, f.drainTimeout)
+	guard, err := metricsGuard(f, cluster, log)
+	if err != nil {
+		return err
+	}
+	return serve(ctx, ln, certs, f.clientCAFile, guard, comps, reg, log, f.shutdownDelay, f.drainTimeout)
+}
+
+// metricsGuard is the authentication of /metrics that --metrics-auth asks
+// for; nil serves it to anyone.
+func metricsGuard(f *serveFlags, cluster *rest.Config, log *slog.Logger) (func(http.Handler) http.Handler, error) {
+	switch f.metricsAuth {
+	case "none":
+		log.Warn("metrics_unauthenticated", "reason", "--metrics-auth=none: anyone who reaches the server may read /metrics")
+		return nil, nil
+	case "kubernetes":
+	default:
+		return nil, usageError(fmt.Errorf("--metrics-auth: %q is not kubernetes or none", f.metricsAuth))
+	}
+	var client kubernetes.Interface
+	if cluster != nil {
+		c, err := kubernetes.NewForConfig(cluster)
+		if err != nil {
+			return nil, err
+		}
+		client = c
+	} else if f.clientCAFile == "" {
+		log.Warn("metrics_refused", "reason", "no cluster to review tokens and no --client-ca-file: /metrics answers 401 to everyone (--metrics-auth=none serves it unauthenticated)")
+	}
+	return admission.NewMetricsAuth(client, time.Minute).Wrap, nil
 }
 
 // serveCertificates is the serving certificate: the files given, or one
@@ -301,7 +331,8 @@ func serveCertificates(ctx context.Context, f *serveFlags, cluster *rest.Config,
 // serve runs the HTTPS server on ln and the components until ctx ends, then
 // shuts down: not ready, shutdownDelay, no new connections, requests in
 // flight finished (up to drainTimeout), components stopped.
-func serve(ctx context.Context, ln net.Listener, certs admission.Certificates, clientCAFile string, comps []component, reg *prometheus.Registry,
+func serve(ctx context.Context, ln net.Listener, certs admission.Certificates, clientCAFile string, metricsGuard func(http.Handler) http.Handler,
+	comps []component, reg *prometheus.Registry,
 	log *slog.Logger, shutdownDelay, drainTimeout time.Duration) error {
 	tlsConfig := admission.ServerTLS(certs)
 	var stopping sync.Once
@@ -325,7 +356,14 @@ func serve(ctx context.Context, ln net.Listener, certs admission.Certificates, c
 		}
 		_, _ = w.Write([]byte("ok\n"))
 	})
-	mux.Handle("/metrics", promhttp.HandlerFor(reg, promhttp.HandlerOpts{Registry: reg}))
+	var metrics http.Handler = promhttp.HandlerFor(reg, promhttp.HandlerOpts{Registry: reg})
+	open := []string{"/healthz", "/readyz", ingest.Path}
+	if metricsGuard != nil {
+		// The guard takes a client certificate or a bearer token.
+		metrics = metricsGuard(metrics)
+		open = append(open, "/metrics")
+	}
+	mux.Handle("/metrics", metrics)
 	for _, c := range comps {
 		c.Register(mux)
 	}
@@ -337,7 +375,7 @@ func serve(ctx context.Context, ln net.Listener, certs admission.Certificates, c
 		}
 		// The audit receiver authenticates its requests itself: a client
 		// certificate or a bearer token.
-		handler = admission.RequireClientCert(mux, "/healthz", "/readyz", ingest.Path)
+		handler = admission.RequireClientCert(mux, open...)
 	}
 	srv := &http.Server{
 		Handler:           handler,

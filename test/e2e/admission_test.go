@@ -36,8 +36,10 @@ import (
 
 // bulwarkServer is `bulwark serve` running in the test process.
 type bulwarkServer struct {
-	URL    string // https://127.0.0.1:port
-	CAPEM  []byte
+	URL   string // https://127.0.0.1:port
+	CAPEM []byte
+	// token is sent as a bearer token to /metrics.
+	token  string
 	client *http.Client
 	logs   *syncBuffer
 	exited chan int
@@ -188,6 +190,9 @@ func (s *bulwarkServer) get(ctx context.Context, path string) (string, int, erro
 	req, err := http.NewRequestWithContext(ctx, http.MethodGet, s.URL+path, nil)
 	if err != nil {
 		return "", 0, err
+	}
+	if s.token != "" && path == "/metrics" {
+		req.Header.Set("Authorization", "Bearer "+s.token)
 	}
 	resp, err := s.client.Do(req)
 	if err != nil {
@@ -371,6 +376,19 @@ spec:
 	if err := c.Apply(ctx, webhookConfigurations(t, b.URL, b.CAPEM, admission.Fail)); err != nil {
 		t.Fatal(err)
 	}
+
+	t.Run("metrics need a token whose user may get /metrics", func(t *testing.T) {
+		for _, tc := range []struct {
+			token string
+			want  int
+		}{{"", http.StatusUnauthorized}, {"not-a-token", http.StatusUnauthorized}, {c.Token(cluster.ReaderUser), http.StatusForbidden},
+			{c.Token(cluster.AdminUser), http.StatusOK}} {
+			b.token = tc.token
+			if _, code, err := b.get(ctx, "/metrics"); err != nil || code != tc.want {
+				t.Errorf("GET /metrics with token %.6q: %d %v, want %d", tc.token, code, err, tc.want)
+			}
+		}
+	})
 
 	t.Run("kubectl run centos is denied naming the check and REQ-09", func(t *testing.T) {
 		// The apiserver picks up new webhook configurations from a watch.
@@ -1057,6 +1075,7 @@ rules: [{apiGroups: ["*"], resources: ["*"], verbs: ["*"]}]
 	}
 	b := startBulwark(t, "--admission", "--config", "../../examples/workshop/bulwark.yaml", "--kubeconfig", c.Kubeconfig(),
 		"--background-audit-interval", "2s")
+	b.token = c.Token(cluster.AdminUser)
 
 	type result struct {
 		Policy    string `json:"policy"`

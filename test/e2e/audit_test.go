@@ -67,7 +67,7 @@ alerts:
 	tokens := filepath.Join(dir, "tokens")
 	writeFile(t, tokens, "# the API server's audit webhook\n"+auditToken+"\n")
 	s.bulwark = startBulwark(t, "--audit", "--audit-token-file", tokens, "--data-dir", s.dataDir, "--config", config,
-		"--archive-segment-age", "2s")
+		"--archive-segment-age", "2s", "--metrics-auth", "none")
 
 	webhookConfig := filepath.Join(dir, "audit-webhook.kubeconfig")
 	if err := cluster.WriteWebhookKubeconfigWithToken(webhookConfig, s.bulwark.URL+"/audit", s.bulwark.CAPEM, auditToken); err != nil {
