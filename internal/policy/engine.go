@@ -592,6 +592,7 @@ func (e *Engine) evaluate(ctx context.Context, r *Request, cs []*Constraint) ([]
 			rego.EvalExternalCancel(cancel),
 			rego.EvalMetrics(noMetrics),
 			rego.EvalVirtualCache(rules),
+			rego.EvalGenerateJSON(keepTerm),
 		)
 		if err != nil {
 			if ctx.Err() != nil {
@@ -623,15 +624,37 @@ type violation struct {
 	details any
 }
 
+// keepTerm leaves a query's result in its Rego form (the query's JSON
+// conversion option): violations converts only what is not empty.
+func keepTerm(t *ast.Term, _ *rego.EvalContext) (any, error) { return t, nil }
+
 // violations reads the violation set of a result, enforcing the
 // violation[{"msg": string, "details": any}] contract.
 func violations(rs rego.ResultSet) ([]violation, error) {
 	if len(rs) == 0 || len(rs[0].Expressions) == 0 {
 		return nil, nil
 	}
-	items, ok := rs[0].Expressions[0].Value.([]any)
+	t, ok := rs[0].Expressions[0].Value.(*ast.Term)
 	if !ok {
-		return nil, fmt.Errorf("violation is not a set (got %T)", rs[0].Expressions[0].Value)
+		return nil, fmt.Errorf("violation: unexpected result %T", rs[0].Expressions[0].Value)
+	}
+	switch v := t.Value.(type) {
+	case ast.Set:
+		if v.Len() == 0 {
+			return nil, nil
+		}
+	case *ast.Array:
+		if v.Len() == 0 {
+			return nil, nil
+		}
+	}
+	js, err := ast.JSON(t.Value)
+	if err != nil {
+		return nil, err
+	}
+	items, ok := js.([]any)
+	if !ok {
+		return nil, fmt.Errorf("violation is not a set (got %T)", js)
 	}
 	out := make([]violation, 0, len(items))
 	for _, it := range items {
