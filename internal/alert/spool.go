@@ -16,6 +16,8 @@ import (
 	"strings"
 	"sync"
 	"time"
+
+	"github.com/bulwark-k8s/bulwark/internal/fsutil"
 )
 
 // queue holds a sink's undelivered alerts between Router.Send and the
@@ -250,7 +252,7 @@ func (s *spool) createSegment(base uint64) error {
 	if err != nil {
 		return err
 	}
-	if err := syncDir(s.dir); err != nil {
+	if err := fsutil.SyncDir(s.dir); err != nil {
 		f.Close()
 		return err
 	}
@@ -258,15 +260,6 @@ func (s *spool) createSegment(base uint64) error {
 	s.segs = append(s.segs, seg)
 	s.pos, s.durable = base, base
 	return nil
-}
-
-func syncDir(dir string) error {
-	d, err := os.Open(dir)
-	if err != nil {
-		return err
-	}
-	defer d.Close()
-	return d.Sync()
 }
 
 // scanSegment reads the records of a segment file from offset from; it

@@ -22,6 +22,8 @@ import (
 	_ "gocloud.dev/blob/azureblob"
 	_ "gocloud.dev/blob/fileblob"
 	_ "gocloud.dev/blob/s3blob"
+
+	"github.com/bulwark-k8s/bulwark/internal/fsutil"
 )
 
 // objectTimeout bounds one small bucket call (a list page, a checkpoint).
@@ -140,7 +142,7 @@ func (a *Archive) syncObject(key string) error {
 		return fmt.Errorf("fsync %s: %w", p, err)
 	}
 	for d := filepath.Dir(p); len(d) >= len(a.fileRoot); d = filepath.Dir(d) {
-		if err := syncDir(d); err != nil {
+		if err := fsutil.SyncDir(d); err != nil {
 			return fmt.Errorf("fsync %s: %w", d, err)
 		}
 		if d == a.fileRoot || d == filepath.Dir(d) {

@@ -8,6 +8,8 @@ import (
 	"os"
 	"path/filepath"
 	"time"
+
+	"github.com/bulwark-k8s/bulwark/internal/fsutil"
 )
 
 // Journal directory. The open segment is written to <seq>.journal: a
@@ -64,7 +66,7 @@ func createJournal(dir string, seq uint64, opened time.Time, start Hash) (*journ
 		f.Close()
 		return nil, err
 	}
-	if err := syncDir(dir); err != nil {
+	if err := fsutil.SyncDir(dir); err != nil {
 		f.Close()
 		return nil, err
 	}
@@ -124,15 +126,6 @@ func readJournal(r io.Reader, name string) (*journal, error) {
 	return j, nil
 }
 
-func syncDir(dir string) error {
-	d, err := os.Open(dir)
-	if err != nil {
-		return err
-	}
-	defer d.Close()
-	return d.Sync()
-}
-
 // writeFileSync writes a file atomically: a temporary file, fsynced, then
 // renamed over name, and the directory fsynced.
 func writeFileSync(name string, data []byte) error {
@@ -159,5 +152,5 @@ func writeFileSync(name string, data []byte) error {
 		os.Remove(tmp)
 		return err
 	}
-	return syncDir(filepath.Dir(name))
+	return fsutil.SyncDir(filepath.Dir(name))
 }

@@ -16,6 +16,8 @@ import (
 	"time"
 
 	"github.com/klauspost/compress/gzip"
+
+	"github.com/bulwark-k8s/bulwark/internal/fsutil"
 )
 
 // gzipLevel is the compression level of segments. klauspost/compress's
@@ -230,7 +232,7 @@ func compressFile(src string, from, to int64, dst string) (int64, Hash, []byte, 
 		os.Remove(tmp)
 		return 0, Hash{}, nil, err
 	}
-	if err := syncDir(filepath.Dir(dst)); err != nil {
+	if err := fsutil.SyncDir(filepath.Dir(dst)); err != nil {
 		return 0, Hash{}, nil, err
 	}
 	return cw.n, sumOf(d), m.Sum(nil), nil
