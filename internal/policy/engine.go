@@ -578,14 +578,17 @@ func (e *Engine) evaluate(ctx context.Context, r *Request, cs []*Constraint) ([]
 	rules := getRuleCache()
 	defer putRuleCache(rules)
 
+	// One input object serves every constraint: only its parameters
+	// change, after the previous evaluation's result has been read.
+	input := ast.NewObject(
+		[2]*ast.Term{ast.StringTerm("review"), reviewTerm},
+		[2]*ast.Term{parametersKey, cs[0].params},
+	)
 	var out []Result
 	var errs []error
 	for _, c := range cs {
 		rules.reset()
-		input := ast.NewObject(
-			[2]*ast.Term{ast.StringTerm("review"), reviewTerm},
-			[2]*ast.Term{ast.StringTerm("parameters"), c.params},
-		)
+		input.Insert(parametersKey, c.params)
 		rs, err := c.template.query.Eval(ctx,
 			rego.EvalParsedInput(input),
 			rego.EvalTransaction(txn),
@@ -615,6 +618,8 @@ func (e *Engine) evaluate(ctx context.Context, r *Request, cs []*Constraint) ([]
 	}
 	return out, errors.Join(errs...)
 }
+
+var parametersKey = ast.StringTerm("parameters")
 
 // noMetrics keeps OPA from allocating timers for every evaluation.
 var noMetrics = metrics.NoOp()

@@ -720,3 +720,53 @@ func TestConcurrentReviews(t *testing.T) {
 	}
 	<-done
 }
+
+// TestInputPerConstraint checks that each constraint's evaluation sees its
+// own parameters as input.parameters, also in what a violation keeps of
+// the input, when several constraints of one template judge an object.
+func TestInputPerConstraint(t *testing.T) {
+	tpl := `
+apiVersion: templates.gatekeeper.sh/v1
+kind: ConstraintTemplate
+metadata: {name: testechoinput}
+spec:
+  crd: {spec: {names: {kind: TestEchoInput}}}
+  targets:
+    - target: admission.k8s.gatekeeper.sh
+      rego: |
+        package testechoinput
+        violation[{"msg": msg, "details": input}] {
+          msg := sprintf("%v", [input.parameters.num])
+        }
+`
+	e := New()
+	ctx := context.Background()
+	if _, err := e.AddTemplate(ctx, obj(t, tpl)); err != nil {
+		t.Fatal(err)
+	}
+	for i := range 3 {
+		c := fmt.Sprintf("apiVersion: constraints.gatekeeper.sh/v1beta1\nkind: TestEchoInput\nmetadata: {name: c%d}\nspec: {parameters: {num: %d}}\n", i, i)
+		if _, err := e.AddConstraint(obj(t, c)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	res, err := e.Review(ctx, ObjectRequest(obj(t, "apiVersion: v1\nkind: Pod\nmetadata: {name: p}\n")))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(res) != 3 {
+		t.Fatalf("%d results, want 3", len(res))
+	}
+	for i, r := range res {
+		want := fmt.Sprint(i)
+		if r.Constraint.Name != "c"+want || r.Msg != want {
+			t.Errorf("result %d: constraint %s, message %q", i, r.Constraint.Name, r.Msg)
+		}
+		d, _ := r.Details.(map[string]any)
+		params, _ := d["parameters"].(map[string]any)
+		review, _ := d["review"].(map[string]any)
+		if fmt.Sprint(params["num"]) != want || review["object"] == nil || len(d) != 2 {
+			t.Errorf("result %d: input %v", i, r.Details)
+		}
+	}
+}
