@@ -130,6 +130,15 @@ func (s *auditSetup) exec(t *testing.T, ns, pod string) {
 func TestAuditExecAlert(t *testing.T) {
 	s := startAuditSetup(t)
 	ctx := t.Context()
+
+	// The in-cluster receiver's manifests are valid for this API server.
+	if err := s.cluster.CreateNamespace(ctx, "bulwark-system", nil); err != nil {
+		t.Fatal(err)
+	}
+	if out, stderr, err := s.cluster.Kubectl(ctx, "apply", "--dry-run=server", "-f", "../../deploy/audit/receiver.yaml"); err != nil {
+		t.Errorf("kubectl apply --dry-run=server -f deploy/audit/receiver.yaml: %v\n%s%s", err, out, stderr)
+	}
+
 	const ns = "shop"
 	if err := s.cluster.CreateNamespace(ctx, ns, nil); err != nil {
 		t.Fatal(err)
