@@ -190,8 +190,9 @@ func (e *Engine) SetInventory(ctx context.Context, objs []*k8s.Object) error {
 	namespaced := ast.NewObject()
 	nsLabels := map[string]map[string]string{}
 	values := make(map[*k8s.Object]ast.Value, len(objs))
+	share := newValueSharer()
 	for _, o := range objs {
-		v, err := ast.InterfaceToValue(o.Content)
+		v, err := share.value(o.Content)
 		if err != nil {
 			return fmt.Errorf("inventory: %s: %w", o.String(), err)
 		}
@@ -239,8 +240,9 @@ func (e *Engine) UpdateInventory(ctx context.Context, put, del []*k8s.Object) er
 		return nil
 	}
 	values := make([]ast.Value, len(put))
+	share := newValueSharer()
 	for i, o := range put {
-		v, err := ast.InterfaceToValue(o.Content)
+		v, err := share.value(o.Content)
 		if err != nil {
 			return fmt.Errorf("inventory: %s: %w", o.String(), err)
 		}
