@@ -103,11 +103,12 @@ func (rc *Receiver) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		rc.fail(w, r, http.StatusBadRequest, "malformed", err.Error())
 		return
 	}
-	for _, rj := range rejected {
+	if len(rejected) > 0 {
 		// An item that is not an audit event cannot be archived as one;
-		// it is logged (without its content, which may hold secrets) and
-		// counted, and the rest of the batch is kept.
-		rc.opts.Logger.Warn("audit_event_rejected", "item", rj.Index, "error", rj.Err, "remote", r.RemoteAddr)
+		// the batch's are logged once (without their content, which may
+		// hold secrets) and counted, and the rest of the batch is kept.
+		rc.opts.Logger.Warn("audit_events_rejected", "items", len(rejected), "first_item", rejected[0].Index,
+			"first_error", rejected[0].Err, "remote", r.RemoteAddr)
 	}
 	m.rejected.Add(float64(len(rejected)))
 	if len(events) > 0 {
