@@ -577,48 +577,172 @@ func (e *Engine) evaluate(ctx context.Context, r *Request, cs []*Constraint) ([]
 	}
 	defer e.store.Abort(ctx, txn)
 
-	rules := getRuleCache()
-	defer putRuleCache(rules)
-
-	// One input object serves every constraint: only its parameters
-	// change, after the previous evaluation's result has been read.
-	input := ast.NewObject(
-		[2]*ast.Term{ast.StringTerm("review"), reviewTerm},
-		[2]*ast.Term{parametersKey, cs[0].params},
-	)
+	ev := &evaluation{ctx: ctx, txn: txn, cancel: cancel, review: reviewTerm, rules: getRuleCache()}
+	defer putRuleCache(ev.rules)
 	var out []Result
 	var errs []error
-	for _, c := range cs {
-		rules.reset()
-		input.Insert(parametersKey, c.params)
-		rs, err := c.template.query.Eval(ctx,
-			rego.EvalParsedInput(input),
-			rego.EvalTransaction(txn),
-			rego.EvalExternalCancel(cancel),
-			rego.EvalMetrics(noMetrics),
-			rego.EvalVirtualCache(rules),
-			rego.EvalGenerateJSON(keepTerm),
-		)
+	// Constraints are ordered by kind: those of one template are adjacent,
+	// and evaluated together.
+	for len(cs) > 0 {
+		n := 1
+		for n < len(cs) && cs[n].template == cs[0].template {
+			n++
+		}
+		var res []Result
+		var err error
+		if n == 1 {
+			res, err = ev.one(cs[0])
+		} else {
+			res, err = ev.batch(cs[:n])
+		}
+		out = append(out, res...)
 		if err != nil {
-			if ctx.Err() != nil {
-				err = fmt.Errorf("evaluation exceeded its deadline: %w", ctx.Err())
-			}
-			errs = append(errs, &EvalError{Constraint: c, Err: err})
+			errs = append(errs, err)
 			if ctx.Err() != nil {
 				break
 			}
-			continue
 		}
-		vs, err := violations(rs)
+		cs = cs[n:]
+	}
+	return out, errors.Join(errs...)
+}
+
+// evaluation is the state of one review's evaluation: its deadline,
+// storage transaction and rule cache, and the review in Rego form.
+type evaluation struct {
+	ctx    context.Context
+	txn    storage.Transaction
+	cancel topdown.Cancel
+	review *ast.Term
+	rules  *ruleCache
+	// input is the {"review", "parameters"} object of one; only its
+	// parameters change, after the previous result has been read.
+	input ast.Object
+}
+
+// deadline is the error of a constraint not evaluated within the review's
+// deadline.
+func (ev *evaluation) deadline(c *Constraint) error {
+	return &EvalError{Constraint: c, Err: fmt.Errorf("evaluation exceeded its deadline: %w", ev.ctx.Err())}
+}
+
+// one evaluates constraint c.
+func (ev *evaluation) one(c *Constraint) ([]Result, error) {
+	if ev.input == nil {
+		ev.input = ast.NewObject(
+			[2]*ast.Term{ast.StringTerm("review"), ev.review},
+			[2]*ast.Term{parametersKey, c.params},
+		)
+	}
+	ev.input.Insert(parametersKey, c.params)
+	ev.rules.reset()
+	rs, err := c.template.query.Eval(ev.ctx,
+		rego.EvalParsedInput(ev.input),
+		rego.EvalTransaction(ev.txn),
+		rego.EvalExternalCancel(ev.cancel),
+		rego.EvalMetrics(noMetrics),
+		rego.EvalVirtualCache(ev.rules),
+		rego.EvalGenerateJSON(keepTerm),
+	)
+	if err != nil {
+		if ev.ctx.Err() != nil {
+			return nil, ev.deadline(c)
+		}
+		return nil, &EvalError{Constraint: c, Err: err}
+	}
+	var v *ast.Term
+	if len(rs) > 0 && len(rs[0].Expressions) > 0 {
+		v, _ = rs[0].Expressions[0].Value.(*ast.Term)
+	}
+	return results(c, v)
+}
+
+// batch evaluates the constraints cs, all of one template, in one query.
+// When that query fails, each constraint is evaluated on its own, so that
+// the error is the constraint's that caused it and the others still
+// report their violations; a deadline is the error of every constraint of
+// cs, since none is known to have finished.
+func (ev *evaluation) batch(cs []*Constraint) ([]Result, error) {
+	q, err := cs[0].template.batch()
+	if err != nil {
+		return ev.each(cs)
+	}
+	inputs := make([]*ast.Term, len(cs))
+	for i, c := range cs {
+		inputs[i] = ast.ObjectTerm(
+			[2]*ast.Term{ast.StringTerm("review"), ev.review},
+			[2]*ast.Term{parametersKey, c.params},
+		)
+	}
+	ev.rules.reset()
+	rs, err := q.Eval(ev.ctx,
+		rego.EvalParsedInput(ast.NewObject([2]*ast.Term{ast.StringTerm("inputs"), ast.ArrayTerm(inputs...)})),
+		rego.EvalTransaction(ev.txn),
+		rego.EvalExternalCancel(ev.cancel),
+		rego.EvalMetrics(noMetrics),
+		rego.EvalVirtualCache(ev.rules),
+		rego.EvalGenerateJSON(keepTerm),
+	)
+	if err != nil {
+		if ev.ctx.Err() != nil {
+			errs := make([]error, len(cs))
+			for i, c := range cs {
+				errs[i] = ev.deadline(c)
+			}
+			return nil, errors.Join(errs...)
+		}
+		return ev.each(cs)
+	}
+	var byIndex ast.Object
+	if len(rs) > 0 && len(rs[0].Expressions) > 0 {
+		if t, ok := rs[0].Expressions[0].Value.(*ast.Term); ok {
+			byIndex, _ = t.Value.(ast.Object)
+		}
+	}
+	if byIndex == nil {
+		return ev.each(cs)
+	}
+	var out []Result
+	var errs []error
+	for i, c := range cs {
+		res, err := results(c, byIndex.Get(ast.InternedTerm(i)))
+		out = append(out, res...)
 		if err != nil {
-			errs = append(errs, &EvalError{Constraint: c, Err: err})
-			continue
-		}
-		for _, v := range vs {
-			out = append(out, Result{Constraint: c, Msg: v.msg, Details: v.details, EnforcementAction: c.EnforcementAction})
+			errs = append(errs, err)
 		}
 	}
 	return out, errors.Join(errs...)
+}
+
+// each evaluates the constraints cs one by one.
+func (ev *evaluation) each(cs []*Constraint) ([]Result, error) {
+	var out []Result
+	var errs []error
+	for _, c := range cs {
+		res, err := ev.one(c)
+		out = append(out, res...)
+		if err != nil {
+			errs = append(errs, err)
+			if ev.ctx.Err() != nil {
+				break
+			}
+		}
+	}
+	return out, errors.Join(errs...)
+}
+
+// results turns the value of c's violation rule (nil when undefined) into
+// results.
+func results(c *Constraint, v *ast.Term) ([]Result, error) {
+	vs, err := violations(v)
+	if err != nil {
+		return nil, &EvalError{Constraint: c, Err: err}
+	}
+	out := make([]Result, 0, len(vs))
+	for _, v := range vs {
+		out = append(out, Result{Constraint: c, Msg: v.msg, Details: v.details, EnforcementAction: c.EnforcementAction})
+	}
+	return out, nil
 }
 
 var parametersKey = ast.StringTerm("parameters")
@@ -635,15 +759,11 @@ type violation struct {
 // conversion option): violations converts only what is not empty.
 func keepTerm(t *ast.Term, _ *rego.EvalContext) (any, error) { return t, nil }
 
-// violations reads the violation set of a result, enforcing the
-// violation[{"msg": string, "details": any}] contract.
-func violations(rs rego.ResultSet) ([]violation, error) {
-	if len(rs) == 0 || len(rs[0].Expressions) == 0 {
+// violations reads the value of a violation rule (nil when undefined),
+// enforcing the violation[{"msg": string, "details": any}] contract.
+func violations(t *ast.Term) ([]violation, error) {
+	if t == nil {
 		return nil, nil
-	}
-	t, ok := rs[0].Expressions[0].Value.(*ast.Term)
-	if !ok {
-		return nil, fmt.Errorf("violation: unexpected result %T", rs[0].Expressions[0].Value)
 	}
 	switch v := t.Value.(type) {
 	case ast.Set:

@@ -770,3 +770,71 @@ spec:
 		}
 	}
 }
+
+// TestBatchErrors checks that the constraints of one template, evaluated
+// together, keep their own results, enforcement actions and errors: a
+// constraint whose evaluation fails is reported alone while the others
+// still report their violations, and a deadline is every unfinished
+// constraint's error.
+func TestBatchErrors(t *testing.T) {
+	tpl := `
+apiVersion: templates.gatekeeper.sh/v1
+kind: ConstraintTemplate
+metadata: {name: testbatch}
+spec:
+  crd: {spec: {names: {kind: TestBatch}}}
+  targets:
+    - target: admission.k8s.gatekeeper.sh
+      rego: |
+        package testbatch
+        violation[{"msg": m}] {
+          m := f(input.parameters.num)
+        }
+        # Two outputs for 1: an evaluation error.
+        f(x) = "one" { x == 1 }
+        f(x) = "uno" { x == 1 }
+        f(x) = "two" { x == 2 }
+        f(x) = sprintf("slow %d", [count([y | y := numbers.range(1, 100000000)[_]; y % 7 == 0])]) { x == 9 }
+`
+	constraint := func(name, action string, num int) string {
+		return fmt.Sprintf("apiVersion: constraints.gatekeeper.sh/v1beta1\nkind: TestBatch\nmetadata: {name: %s}\nspec: {enforcementAction: %s, parameters: {num: %d}}\n", name, action, num)
+	}
+	ctx := context.Background()
+	e := New(WithTimeout(300 * time.Millisecond))
+	if _, err := e.AddTemplate(ctx, obj(t, tpl)); err != nil {
+		t.Fatal(err)
+	}
+	for _, c := range []string{constraint("a-conflict", "deny", 1), constraint("b-two", "warn", 2), constraint("c-none", "deny", 3), constraint("d-two", "dryrun", 2)} {
+		if _, err := e.AddConstraint(obj(t, c)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	pod := ObjectRequest(obj(t, "apiVersion: v1\nkind: Pod\nmetadata: {name: p}\n"))
+	res, err := e.Review(ctx, pod)
+	var ee *EvalError
+	if !errors.As(err, &ee) || ee.Constraint.Name != "a-conflict" || strings.Contains(err.Error(), "b-two") {
+		t.Errorf("error %v, want one for a-conflict only", err)
+	}
+	var got []string
+	for _, r := range res {
+		got = append(got, r.Constraint.Name+":"+r.EnforcementAction+":"+r.Msg)
+	}
+	if strings.Join(got, " ") != "b-two:warn:two d-two:dryrun:two" {
+		t.Errorf("results %q", got)
+	}
+
+	if _, err := e.AddConstraint(obj(t, constraint("e-slow", "deny", 9))); err != nil {
+		t.Fatal(err)
+	}
+	e.RemoveConstraint("TestBatch", "a-conflict")
+	start := time.Now()
+	_, err = e.Review(ctx, pod)
+	if d := time.Since(start); d > 5*time.Second {
+		t.Errorf("review took %s despite a 300ms deadline", d)
+	}
+	for _, name := range []string{"b-two", "c-none", "d-two", "e-slow"} {
+		if err == nil || !strings.Contains(err.Error(), "TestBatch "+name+": evaluation exceeded its deadline") {
+			t.Errorf("error %v, want a deadline error for %s", err, name)
+		}
+	}
+}

@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"sort"
 	"strings"
+	"sync"
 
 	"github.com/open-policy-agent/opa/v1/ast"
 	"github.com/open-policy-agent/opa/v1/rego"
@@ -43,7 +44,13 @@ type Template struct {
 	// Source is the object the template was read from.
 	Source *k8s.Object
 
-	query     rego.PreparedEvalQuery
+	// query evaluates the violation rule for one constraint, whose
+	// {"review", "parameters"} is the input.
+	query rego.PreparedEvalQuery
+	// batch evaluates it for several constraints in one query, as
+	// Gatekeeper's driver does: see batchQuery. It is compiled when first
+	// needed (most templates have one constraint).
+	batch func() (rego.PreparedEvalQuery, error)
 	validator validation.SchemaValidator
 	// structural is the parameters schema in structural form, for its
 	// defaults; nil when the schema is not structural.
@@ -104,7 +111,7 @@ func compileTemplate(ctx context.Context, o *k8s.Object, store storage.Store, op
 		return nil, err
 	}
 	ropts := []func(*rego.Rego){
-		rego.Query(pkg + ".violation"),
+		nil, // the query
 		rego.Store(store),
 		rego.StrictBuiltinErrors(false),
 		rego.UnsafeBuiltins(unsafeBuiltins),
@@ -113,12 +120,31 @@ func compileTemplate(ctx context.Context, o *k8s.Object, store storage.Store, op
 		ropts = append(ropts, rego.ParsedModule(m))
 	}
 	ropts = append(ropts, opts...)
+	ropts[0] = rego.Query(pkg + ".violation")
 	q, err := rego.New(ropts...).PrepareForEval(ctx)
 	if err != nil {
 		return nil, fmt.Errorf("compile rego: %w", regoErr(err))
 	}
 	t.query = q
+	batchOpts := append([]func(*rego.Rego){rego.Query(batchQuery(pkg))}, ropts[1:]...)
+	t.batch = sync.OnceValues(func() (rego.PreparedEvalQuery, error) {
+		q, err := rego.New(batchOpts...).PrepareForEval(context.Background())
+		if err != nil {
+			return q, fmt.Errorf("compile rego: %w", regoErr(err))
+		}
+		return q, nil
+	})
 	return t, nil
+}
+
+// batchQuery is the query of Template.batch for a template whose main
+// package is pkg (a data reference). Its input is {"inputs": [...]}, one
+// {"review", "parameters"} per constraint; each evaluation of the
+// violation rule sees one of them as its whole input, as Gatekeeper's
+// driver does (with input as ...). The result maps the index of each
+// constraint whose violation rule is defined to its value.
+func batchQuery(pkg string) string {
+	return "{i: v | x := input.inputs[i]; v := " + pkg + ".violation with input as x}"
 }
 
 // unsafeBuiltins are refused in templates: policy evaluation must not reach
