@@ -50,7 +50,7 @@ type Template struct {
 	// batch evaluates it for several constraints in one query, as
 	// Gatekeeper's driver does: see batchQuery. It is compiled when first
 	// needed (most templates have one constraint).
-	batch func() (rego.PreparedEvalQuery, error)
+	batch     func() (rego.PreparedEvalQuery, error)
 	validator validation.SchemaValidator
 	// structural is the parameters schema in structural form, for its
 	// defaults; nil when the schema is not structural.
