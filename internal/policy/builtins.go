@@ -50,9 +50,10 @@ func builtins() []func(*rego.Rego) {
 		}, podSecurityReviewBuiltin),
 		secretFindingsFunction(),
 		rego.Function1(&rego.Function{
-			Name:    "bulwark.parse_image",
-			Decl:    types.NewFunction(types.Args(types.S), types.NewObject(nil, types.NewDynamicProperty(types.S, types.S))),
-			Memoize: true,
+			Name: "bulwark.parse_image",
+			Decl: types.NewFunction(types.Args(types.S), types.NewObject(nil, types.NewDynamicProperty(types.S, types.S))),
+			// Not memoized by OPA: images caches every result, and OPA's
+			// memo key is the argument printed anew on every call.
 		}, images.builtin),
 	}
 }
