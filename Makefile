@@ -46,6 +46,7 @@ fuzz:
 	$(GO) test ./internal/policy -run '^$$' -fuzz FuzzLoadTemplate -fuzztime $(FUZZTIME)
 	$(GO) test ./internal/policy -run '^$$' -fuzz FuzzValueSharer -fuzztime $(FUZZTIME)
 	$(GO) test ./internal/policy -run '^$$' -fuzz FuzzSecretFindings -fuzztime $(FUZZTIME)
+	$(GO) test ./internal/policy -run '^$$' -fuzz FuzzRegistryAllowed -fuzztime $(FUZZTIME)
 	$(GO) test ./internal/audit -run '^$$' -fuzz FuzzDecodeEvent -fuzztime $(FUZZTIME)
 	$(GO) test ./internal/audit -run '^$$' -fuzz FuzzDecodeBatch -fuzztime $(FUZZTIME)
 	$(GO) test ./internal/audit/archive -run '^$$' -fuzz FuzzReadSegment -fuzztime $(FUZZTIME)

@@ -31,6 +31,9 @@ import (
 //	    the same, with exempt images left out, in one call.
 //	bulwark.secret_findings(name, value, file, extra_names) -> {evidence, ...}
 //	    why a named value looks like a secret literal (see secrets.go).
+//	bulwark.registry_allowed(image, prefixes) -> bool
+//	    whether the image, as written or resolved, starts with an
+//	    allowed prefix (see registry.go).
 //	bulwark.parse_image(ref) -> {"registry", "repository", "name", "tag", "digest"}
 //	    parses an image reference as the container runtime does
 //	    ("centos" is docker.io/library/centos:latest); undefined when
@@ -49,6 +52,7 @@ func builtins() []func(*rego.Rego) {
 			Decl: types.NewFunction(types.Args(types.A, types.A), types.NewArray(nil, types.A)),
 		}, podSecurityReviewBuiltin),
 		secretFindingsFunction(),
+		registryAllowedFunction(images),
 		rego.Function1(&rego.Function{
 			Name: "bulwark.parse_image",
 			Decl: types.NewFunction(types.Args(types.S), types.NewObject(nil, types.NewDynamicProperty(types.S, types.S))),
@@ -388,12 +392,25 @@ func (c *imageCache) builtin(_ rego.BuiltinContext, refT *ast.Term) (*ast.Term, 
 	if !ok {
 		return nil, nil
 	}
-	if t, ok := c.get(string(s)); ok {
-		return t, nil
+	return c.term(string(s)), nil
+}
+
+// term is bulwark.parse_image(ref), nil when undefined.
+func (c *imageCache) term(ref string) *ast.Term {
+	if t, ok := c.get(ref); ok {
+		return t
 	}
-	t := parseImage(string(s))
-	c.put(string(s), t)
-	return t, nil
+	t := parseImage(ref)
+	c.put(ref, t)
+	return t
+}
+
+// parse is bulwark.parse_image(ref)'s value, nil when undefined.
+func (c *imageCache) parse(ref string) ast.Value {
+	if t := c.term(ref); t != nil {
+		return t.Value
+	}
+	return nil
 }
 
 // parseImage returns the parsed reference, or nil (undefined) when invalid.
