@@ -47,6 +47,7 @@ fuzz:
 	$(GO) test ./internal/policy -run '^$$' -fuzz FuzzValueSharer -fuzztime $(FUZZTIME)
 	$(GO) test ./internal/policy -run '^$$' -fuzz FuzzSecretFindings -fuzztime $(FUZZTIME)
 	$(GO) test ./internal/policy -run '^$$' -fuzz FuzzRegistryAllowed -fuzztime $(FUZZTIME)
+	$(GO) test ./internal/policy -run '^$$' -fuzz FuzzAppendJSON -fuzztime $(FUZZTIME)
 	$(GO) test ./internal/audit -run '^$$' -fuzz FuzzDecodeEvent -fuzztime $(FUZZTIME)
 	$(GO) test ./internal/audit -run '^$$' -fuzz FuzzDecodeBatch -fuzztime $(FUZZTIME)
 	$(GO) test ./internal/audit/archive -run '^$$' -fuzz FuzzReadSegment -fuzztime $(FUZZTIME)

@@ -179,16 +179,23 @@ func decodePod(m map[string]any) *typedPod {
 	return p
 }
 
+// roundTrip decodes in, a decoded JSON document, into out as
+// json.Unmarshal(json.Marshal(in)) does.
 func roundTrip(in any, out any) error {
 	if in == nil {
 		return nil
 	}
-	js, err := json.Marshal(in)
+	buf := jsonBuffers.Get().(*[]byte)
+	defer jsonBuffers.Put(buf)
+	js, err := appendJSON((*buf)[:0], in)
 	if err != nil {
 		return err
 	}
+	*buf = js
 	return json.Unmarshal(js, out)
 }
+
+var jsonBuffers = sync.Pool{New: func() any { return new([]byte) }}
 
 func podSecurityBuiltin(bctx rego.BuiltinContext, objT, levelT, checksT *ast.Term) (*ast.Term, error) {
 	lv, err := pssLevel(levelT.Value)
