@@ -1,18 +1,12 @@
 package report
 
 import (
+	"bufio"
 	"encoding/json"
 	"io"
 
 	"github.com/bulwark-k8s/bulwark/internal/controls"
 )
-
-// jsonReport is the -o json contract read by other tools:
-// {"summary":{"requirements":[...]},"findings":[...]}.
-type jsonReport struct {
-	Summary  jsonSummary        `json:"summary"`
-	Findings []controls.Finding `json:"findings"`
-}
 
 type jsonSummary struct {
 	Requirements []controls.RequirementStatus `json:"requirements"`
@@ -20,23 +14,44 @@ type jsonSummary struct {
 	Findings     int                          `json:"findings"`
 }
 
+// writeJSON writes the -o json contract read by other tools,
+// {"summary":{"requirements":[...],...},"findings":[...]}, as
+// encoding/json's Encoder with a two-space indent would, one finding at a
+// time: a scan's report can hold tens of thousands of findings, and
+// encoding it whole held two copies of it in memory and made a second
+// pass over it to indent.
 func writeJSON(w io.Writer, r *Report) error {
-	out := jsonReport{
-		Summary:  jsonSummary{Requirements: r.Summary, Objects: r.Objects, Findings: len(r.Findings)},
-		Findings: r.Findings,
+	summary := jsonSummary{Requirements: r.Summary, Objects: r.Objects, Findings: len(r.Findings)}
+	if summary.Requirements == nil {
+		summary.Requirements = []controls.RequirementStatus{}
 	}
-	if out.Summary.Requirements == nil {
-		out.Summary.Requirements = []controls.RequirementStatus{}
+	js, err := json.MarshalIndent(summary, "  ", "  ")
+	if err != nil {
+		return err
 	}
-	if out.Findings == nil {
-		out.Findings = []controls.Finding{}
-	}
-	for i := range out.Findings {
-		if out.Findings[i].Requirements == nil {
-			out.Findings[i].Requirements = []string{}
+	bw := bufio.NewWriterSize(w, 64<<10)
+	bw.WriteString("{\n  \"summary\": ")
+	bw.Write(js)
+	bw.WriteString(",\n  \"findings\": ")
+	if len(r.Findings) == 0 {
+		bw.WriteString("[]")
+	} else {
+		bw.WriteString("[\n    ")
+		for i, f := range r.Findings {
+			if f.Requirements == nil {
+				f.Requirements = []string{}
+			}
+			js, err := json.MarshalIndent(f, "    ", "  ")
+			if err != nil {
+				return err
+			}
+			if i > 0 {
+				bw.WriteString(",\n    ")
+			}
+			bw.Write(js)
 		}
+		bw.WriteString("\n  ]")
 	}
-	enc := json.NewEncoder(w)
-	enc.SetIndent("", "  ")
-	return enc.Encode(out)
+	bw.WriteString("\n}\n")
+	return bw.Flush()
 }
