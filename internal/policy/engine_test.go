@@ -744,7 +744,8 @@ spec:
 	if _, err := e.AddTemplate(ctx, obj(t, tpl)); err != nil {
 		t.Fatal(err)
 	}
-	for i := range 3 {
+	const n = minBatch + 1 // evaluated together
+	for i := range n {
 		c := fmt.Sprintf("apiVersion: constraints.gatekeeper.sh/v1beta1\nkind: TestEchoInput\nmetadata: {name: c%d}\nspec: {parameters: {num: %d}}\n", i, i)
 		if _, err := e.AddConstraint(obj(t, c)); err != nil {
 			t.Fatal(err)
@@ -754,8 +755,8 @@ spec:
 	if err != nil {
 		t.Fatal(err)
 	}
-	if len(res) != 3 {
-		t.Fatalf("%d results, want 3", len(res))
+	if len(res) != n {
+		t.Fatalf("%d results, want %d", len(res), n)
 	}
 	for i, r := range res {
 		want := fmt.Sprint(i)
