@@ -7,14 +7,7 @@ package rsyslog
 import (
 	"bufio"
 	"bytes"
-	"crypto/ecdsa"
-	"crypto/elliptic"
-	"crypto/rand"
-	"crypto/x509"
-	"crypto/x509/pkix"
-	"encoding/pem"
 	"fmt"
-	"math/big"
 	"net"
 	"os"
 	"os/exec"
@@ -23,6 +16,8 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/bulwark-k8s/bulwark/internal/testutil/pki"
 )
 
 // Server is a running rsyslogd. Each message it parses is one line of its
@@ -84,7 +79,8 @@ func freeAddr(t testing.TB, network string) string {
 func Start(t testing.TB) *Server {
 	t.Helper()
 	r := &Server{t: t, dir: t.TempDir()}
-	r.writePKI()
+	p := pki.New(t)
+	r.CAFile, r.certFile, r.key = p.CAFile, p.CertFile, p.KeyFile
 	r.UDP, r.TCP, r.TLS = freeAddr(t, "udp"), freeAddr(t, "tcp"), freeAddr(t, "tcp")
 	r.output = filepath.Join(r.dir, "received.log")
 	r.conf = filepath.Join(r.dir, "rsyslog.conf")
@@ -111,54 +107,6 @@ ruleset(name="out") {
 	r.Start()
 	t.Cleanup(r.Stop)
 	return r
-}
-
-// writePKI writes a CA and a server certificate for localhost and
-// 127.0.0.1 signed by it.
-func (r *Server) writePKI() {
-	t := r.t
-	t.Helper()
-	caKey, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
-	if err != nil {
-		t.Fatal(err)
-	}
-	now := time.Now()
-	caTmpl := &x509.Certificate{
-		SerialNumber: big.NewInt(1), Subject: pkix.Name{CommonName: "rsyslog test CA"},
-		NotBefore: now.Add(-time.Hour), NotAfter: now.Add(24 * time.Hour),
-		IsCA: true, BasicConstraintsValid: true, KeyUsage: x509.KeyUsageCertSign | x509.KeyUsageDigitalSignature,
-	}
-	caDER, err := x509.CreateCertificate(rand.Reader, caTmpl, caTmpl, &caKey.PublicKey, caKey)
-	if err != nil {
-		t.Fatal(err)
-	}
-	ca, _ := x509.ParseCertificate(caDER)
-	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
-	if err != nil {
-		t.Fatal(err)
-	}
-	tmpl := &x509.Certificate{
-		SerialNumber: big.NewInt(2), Subject: pkix.Name{CommonName: "localhost"},
-		DNSNames: []string{"localhost"}, IPAddresses: []net.IP{net.IPv4(127, 0, 0, 1)},
-		NotBefore: now.Add(-time.Hour), NotAfter: now.Add(24 * time.Hour),
-		KeyUsage: x509.KeyUsageDigitalSignature, ExtKeyUsage: []x509.ExtKeyUsage{x509.ExtKeyUsageServerAuth},
-	}
-	der, err := x509.CreateCertificate(rand.Reader, tmpl, ca, &key.PublicKey, caKey)
-	if err != nil {
-		t.Fatal(err)
-	}
-	keyDER, err := x509.MarshalECPrivateKey(key)
-	if err != nil {
-		t.Fatal(err)
-	}
-	r.CAFile, r.certFile, r.key = filepath.Join(r.dir, "ca.pem"), filepath.Join(r.dir, "cert.pem"), filepath.Join(r.dir, "key.pem")
-	for file, block := range map[string]*pem.Block{
-		r.CAFile: {Type: "CERTIFICATE", Bytes: caDER}, r.certFile: {Type: "CERTIFICATE", Bytes: der}, r.key: {Type: "EC PRIVATE KEY", Bytes: keyDER},
-	} {
-		if err := os.WriteFile(file, pem.EncodeToMemory(block), 0o600); err != nil {
-			t.Fatal(err)
-		}
-	}
 }
 
 // Start starts rsyslogd again after Stop, on the same ports, and waits
