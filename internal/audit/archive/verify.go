@@ -238,10 +238,10 @@ func (v *verifier) run(ctx context.Context) error {
 	}
 	var wg sync.WaitGroup
 	var cmu sync.Mutex
-	todo := make(chan uint64)
+	pending := make(chan uint64)
 	for range 4 * v.o.Concurrency {
 		wg.Go(func() {
-			for seq := range todo {
+			for seq := range pending {
 				key := ckptKeys[seq]
 				raw, err := readObject(ctx, v.b, key)
 				rc := &readCheckpoint{key: key, raw: raw, err: err}
@@ -257,10 +257,10 @@ func (v *verifier) run(ctx context.Context) error {
 	}
 	for seq := range ckptKeys {
 		if seq >= from && seq <= last {
-			todo <- seq
+			pending <- seq
 		}
 	}
-	close(todo)
+	close(pending)
 	wg.Wait()
 	if err := ctx.Err(); err != nil {
 		return err
