@@ -42,6 +42,9 @@ type Engine struct {
 	store   storage.Store
 	timeout time.Duration
 	regoOpt []func(*rego.Rego)
+	// regoOnly evaluates native templates as Rego too (for tests that
+	// compare the two).
+	regoOnly bool
 }
 
 // Option configures an Engine.
@@ -80,6 +83,9 @@ func (e *Engine) AddTemplate(ctx context.Context, o *k8s.Object) (*Template, err
 	t, err := compileTemplate(ctx, o, e.store, e.regoOpt)
 	if err != nil {
 		return nil, fmt.Errorf("template %s: %w", o.Name(), err)
+	}
+	if e.regoOnly {
+		t.native = nil
 	}
 	e.mu.Lock()
 	defer e.mu.Unlock()
@@ -578,6 +584,9 @@ func (e *Engine) evaluate(ctx context.Context, r *Request, cs []*Constraint) ([]
 	defer e.store.Abort(ctx, txn)
 
 	ev := &evaluation{ctx: ctx, txn: txn, cancel: cancel, review: reviewTerm, rules: getRuleCache()}
+	if objValue != nil {
+		ev.object = ast.NewTerm(objValue)
+	}
 	defer putRuleCache(ev.rules)
 	var out []Result
 	var errs []error
@@ -590,7 +599,9 @@ func (e *Engine) evaluate(ctx context.Context, r *Request, cs []*Constraint) ([]
 		}
 		var res []Result
 		var err error
-		if n < minBatch {
+		if native := cs[0].template.native; native != nil {
+			res, err = ev.each(cs[:n], native)
+		} else if n < minBatch {
 			n = 1
 			res, err = ev.one(cs[0])
 		} else {
@@ -623,6 +634,8 @@ type evaluation struct {
 	txn    storage.Transaction
 	cancel topdown.Cancel
 	review *ast.Term
+	// object is input.review.object, nil when the review has none.
+	object *ast.Term
 	rules  *ruleCache
 	// input is the {"review", "parameters"} object of one; only its
 	// parameters change, after the previous result has been read.
@@ -674,7 +687,7 @@ func (ev *evaluation) one(c *Constraint) ([]Result, error) {
 func (ev *evaluation) batch(cs []*Constraint) ([]Result, error) {
 	q, err := cs[0].template.batch()
 	if err != nil {
-		return ev.each(cs)
+		return ev.each(cs, (*evaluation).one)
 	}
 	inputs := make([]*ast.Term, len(cs))
 	for i, c := range cs {
@@ -700,7 +713,7 @@ func (ev *evaluation) batch(cs []*Constraint) ([]Result, error) {
 			}
 			return nil, errors.Join(errs...)
 		}
-		return ev.each(cs)
+		return ev.each(cs, (*evaluation).one)
 	}
 	var byIndex ast.Object
 	if len(rs) > 0 && len(rs[0].Expressions) > 0 {
@@ -709,7 +722,7 @@ func (ev *evaluation) batch(cs []*Constraint) ([]Result, error) {
 		}
 	}
 	if byIndex == nil {
-		return ev.each(cs)
+		return ev.each(cs, (*evaluation).one)
 	}
 	var out []Result
 	var errs []error
@@ -723,12 +736,12 @@ func (ev *evaluation) batch(cs []*Constraint) ([]Result, error) {
 	return out, errors.Join(errs...)
 }
 
-// each evaluates the constraints cs one by one.
-func (ev *evaluation) each(cs []*Constraint) ([]Result, error) {
+// each evaluates the constraints cs one by one with fn.
+func (ev *evaluation) each(cs []*Constraint, fn evalFunc) ([]Result, error) {
 	var out []Result
 	var errs []error
 	for _, c := range cs {
-		res, err := ev.one(c)
+		res, err := fn(ev, c)
 		out = append(out, res...)
 		if err != nil {
 			errs = append(errs, err)

@@ -50,7 +50,9 @@ type Template struct {
 	// batch evaluates it for several constraints in one query, as
 	// Gatekeeper's driver does: see batchQuery. It is compiled when first
 	// needed (most templates have one constraint).
-	batch     func() (rego.PreparedEvalQuery, error)
+	batch func() (rego.PreparedEvalQuery, error)
+	// native, when set, evaluates a constraint without Rego: see nativeOf.
+	native    evalFunc
 	validator validation.SchemaValidator
 	// structural is the parameters schema in structural form, for its
 	// defaults; nil when the schema is not structural.
@@ -126,6 +128,7 @@ func compileTemplate(ctx context.Context, o *k8s.Object, store storage.Store, op
 		return nil, fmt.Errorf("compile rego: %w", regoErr(err))
 	}
 	t.query = q
+	t.native = nativeOf(modules)
 	batchOpts := append([]func(*rego.Rego){rego.Query(batchQuery(pkg))}, ropts[1:]...)
 	t.batch = sync.OnceValues(func() (rego.PreparedEvalQuery, error) {
 		q, err := rego.New(batchOpts...).PrepareForEval(context.Background())
