@@ -20,6 +20,13 @@ import (
 	"github.com/bulwark-k8s/bulwark/internal/policy"
 )
 
+// GCPercent is the garbage collector's target of bulwark serve unless GOGC
+// says otherwise: a review allocates about 170 KB, and collecting less
+// often saves about a sixth of a review's CPU. In a cluster, the
+// Deployment sets GOMEMLIMIT from the container's limit, which bounds the
+// heap whatever this target. The load benchmarks use it too.
+const GCPercent = 300
+
 // Paths the handlers are mounted on.
 const (
 	ValidatePath = "/validate"

@@ -10,7 +10,9 @@ import (
 	"io"
 	"net"
 	"net/http"
+	"os"
 	"runtime"
+	"runtime/debug"
 	"slices"
 	"sync"
 	"sync/atomic"
@@ -177,6 +179,7 @@ func runLoad(ctx context.Context, url string, client *http.Client, bodies [][]by
 //
 //	go test ./internal/admission -run '^$' -bench ValidateLoad -benchtime 10000x
 func BenchmarkValidateLoad(b *testing.B) {
+	serverGC(b)
 	h := NewHandler(Options{Engine: workshopEngine(b, nil), ExemptNamespaces: []string{"kube-system"}})
 	url, client := loadServer(b, h)
 	type load struct {
@@ -214,6 +217,7 @@ func BenchmarkValidateLoad(b *testing.B) {
 // BenchmarkValidate is the handler alone (no network), one review per
 // iteration, for the CPU cost of a review.
 func BenchmarkValidate(b *testing.B) {
+	serverGC(b)
 	h := NewHandler(Options{Engine: workshopEngine(b, nil)})
 	for _, mix := range loadMixes(b) {
 		b.Run(mix.name, func(b *testing.B) {
@@ -227,6 +231,15 @@ func BenchmarkValidate(b *testing.B) {
 				}
 			}
 		})
+	}
+}
+
+// serverGC runs the benchmark with bulwark serve's garbage collector
+// target, unless GOGC sets one.
+func serverGC(b *testing.B) {
+	if os.Getenv("GOGC") == "" {
+		old := debug.SetGCPercent(GCPercent)
+		b.Cleanup(func() { debug.SetGCPercent(old) })
 	}
 }
 

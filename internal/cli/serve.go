@@ -447,16 +447,11 @@ func clusterConfig(kubeconfig, kubecontext string) (*rest.Config, error) {
 	return cfg, nil
 }
 
-// serveGCPercent is the garbage collector's target for the server unless
-// GOGC says otherwise: a review allocates about 250 KB, and collecting
-// less often saves about a sixth of a review's CPU. In a cluster, the
-// Deployment sets GOMEMLIMIT from the container's limit, which bounds the
-// heap whatever this target.
-const serveGCPercent = 300
-
+// serveGC sets the server's garbage collector target (see
+// admission.GCPercent) unless GOGC says otherwise.
 func serveGC() {
 	if os.Getenv("GOGC") == "" {
-		debug.SetGCPercent(serveGCPercent)
+		debug.SetGCPercent(admission.GCPercent)
 	}
 }
 
