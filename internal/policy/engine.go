@@ -583,7 +583,7 @@ func (e *Engine) evaluate(ctx context.Context, r *Request, cs []*Constraint) ([]
 	}
 	defer e.store.Abort(ctx, txn)
 
-	ev := &evaluation{ctx: ctx, txn: txn, cancel: cancel, review: reviewTerm, rules: getRuleCache()}
+	ev := &evaluation{ctx: ctx, txn: txn, cancel: cancel, review: reviewTerm, rules: getRuleCache(), request: r}
 	if objValue != nil {
 		ev.object = ast.NewTerm(objValue)
 	}
@@ -636,7 +636,10 @@ type evaluation struct {
 	review *ast.Term
 	// object is input.review.object, nil when the review has none.
 	object *ast.Term
-	rules  *ruleCache
+	// request is the review; cel its CEL form, built when first needed.
+	request *Request
+	cel     *celReview
+	rules   *ruleCache
 	// input is the {"review", "parameters"} object of one; only its
 	// parameters change, after the previous result has been read.
 	input ast.Object

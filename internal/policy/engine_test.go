@@ -233,7 +233,10 @@ func TestTemplateErrors(t *testing.T) {
 		{"lib outside lib package", base("Foo", "foo", "    - target: admission.k8s.gatekeeper.sh\n      libs: ['package helpers\n\n        x := 1']\n      rego: |\n        package foo\n        violation[{\"msg\": \"x\"}] { true }\n"), "must start with lib"},
 		{"network builtin refused", base("Foo", "foo", "    - target: admission.k8s.gatekeeper.sh\n      rego: |\n        package foo\n        violation[{\"msg\": m}] { r := http.send({\"method\": \"get\", \"url\": \"http://x\"}); m := r.body }\n"), "http.send"},
 		{"undefined function", base("Foo", "foo", "    - target: admission.k8s.gatekeeper.sh\n      rego: |\n        package foo\n        violation[{\"msg\": m}] { m := external_data({}) }\n"), "external_data"},
-		{"only CEL code", base("Foo", "foo", "    - target: admission.k8s.gatekeeper.sh\n      code:\n        - engine: K8sNativeValidation\n          source: {validations: []}\n"), "only the Rego engine"},
+		{"CEL code without validations", base("Foo", "foo", "    - target: admission.k8s.gatekeeper.sh\n      code:\n        - engine: K8sNativeValidation\n          source: {validations: []}\n"), "source.validations is empty"},
+		{"CEL syntax error", base("Foo", "foo", "    - target: admission.k8s.gatekeeper.sh\n      code:\n        - engine: K8sNativeValidation\n          source: {validations: [{expression: 'object.metadata.name =='}]}\n"), "source.validations[0].expression"},
+		{"CEL undeclared reference", base("Foo", "foo", "    - target: admission.k8s.gatekeeper.sh\n      code:\n        - engine: K8sNativeValidation\n          source: {validations: [{expression: 'input.review.object == null'}]}\n"), "undeclared reference to 'input'"},
+		{"unknown engine only", base("Foo", "foo", "    - target: admission.k8s.gatekeeper.sh\n      code:\n        - engine: Wasm\n          source: {}\n"), "no Rego or K8sNativeValidation code (engines: Wasm)"},
 		{"no kind", "apiVersion: templates.gatekeeper.sh/v1\nkind: ConstraintTemplate\nmetadata: {name: x}\nspec: {}\n", "names.kind is required"},
 	}
 	for _, tc := range tests {

@@ -13,6 +13,7 @@ func FuzzLoadTemplate(f *testing.F) {
 	f.Add([]byte(requiredLabelsTemplate), []byte(requiredLabels("    kinds: [{apiGroups: [''], kinds: [Pod]}]")))
 	f.Add([]byte("apiVersion: templates.gatekeeper.sh/v1\nkind: ConstraintTemplate\nmetadata: {name: a}\nspec: {crd: {spec: {names: {kind: A}}}, targets: [{target: admission.k8s.gatekeeper.sh, code: [{engine: Rego, source: {rego: 'package a'}}]}]}\n"),
 		[]byte("apiVersion: constraints.gatekeeper.sh/v1beta1\nkind: A\nmetadata: {name: a}\nspec: {match: {namespaceSelector: {}}, parameters: 3}\n"))
+	f.Add([]byte(celLabelsTemplate), []byte("apiVersion: constraints.gatekeeper.sh/v1beta1\nkind: CelRequiredLabels\nmetadata: {name: a}\nspec: {parameters: {labels: [a], maxReplicas: 1}}\n"))
 	f.Fuzz(func(t *testing.T, tpl, con []byte) {
 		ctx := context.Background()
 		e := New()

@@ -104,9 +104,17 @@ func compileTemplate(ctx context.Context, o *k8s.Object, store storage.Store, op
 		}
 	}
 
-	src, err := targetRego(spec)
+	src, celSource, err := targetCode(spec)
 	if err != nil {
 		return nil, err
+	}
+	if celSource != nil {
+		ct, err := compileCEL(celSource)
+		if err != nil {
+			return nil, fmt.Errorf("spec.targets[0].code[engine=%s]: %w", CELEngine, err)
+		}
+		t.native = ct.eval
+		return t, nil
 	}
 	modules, pkg, err := parseModules(name, src)
 	if err != nil {
@@ -159,6 +167,34 @@ var unsafeBuiltins = map[string]struct{}{
 	"providers.aws.sign_req": {},
 }
 
+// targetCode finds the code of the admission.k8s.gatekeeper.sh target:
+// its Rego, or else the source of its K8sNativeValidation (CEL) code.
+// Like Gatekeeper's audit and gator, a template with both runs its Rego.
+func targetCode(spec map[string]any) (regoSource, map[string]any, error) {
+	src, err := targetRego(spec)
+	if err == nil || !errors.Is(err, errNoRego) {
+		return src, nil, err
+	}
+	targets, _ := spec["targets"].([]any)
+	tgt, _ := targets[0].(map[string]any)
+	code, _ := tgt["code"].([]any)
+	for _, c := range code {
+		cm, _ := c.(map[string]any)
+		if str(cm["engine"]) != CELEngine {
+			continue
+		}
+		source, ok := cm["source"].(map[string]any)
+		if !ok {
+			return regoSource{}, nil, fmt.Errorf("spec.targets[0].code[engine=%s].source must be an object", CELEngine)
+		}
+		return regoSource{}, source, nil
+	}
+	return regoSource{}, nil, err
+}
+
+// errNoRego marks a target without Rego code.
+var errNoRego = errors.New("no Rego code")
+
 // targetRego finds the Rego of the admission.k8s.gatekeeper.sh target,
 // either in targets[].rego/libs or in targets[].code[] with engine Rego.
 func targetRego(spec map[string]any) (regoSource, error) {
@@ -192,9 +228,9 @@ func targetRego(spec map[string]any) (regoSource, error) {
 		return regoSource{}, errors.New("spec.targets[0].code[engine=Rego].source.rego is empty")
 	}
 	if len(engines) > 0 {
-		return regoSource{}, fmt.Errorf("spec.targets[0] has no Rego code (engines: %s); only the Rego engine is supported", strings.Join(engines, ", "))
+		return regoSource{}, fmt.Errorf("%w: spec.targets[0] has no Rego or %s code (engines: %s)", errNoRego, CELEngine, strings.Join(engines, ", "))
 	}
-	return regoSource{}, errors.New("spec.targets[0] has no rego")
+	return regoSource{}, fmt.Errorf("%w: spec.targets[0] has no rego", errNoRego)
 }
 
 // parseModules parses the template's rego and libs, returning the modules
