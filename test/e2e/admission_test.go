@@ -1028,7 +1028,86 @@ func TestAdmissionLivePolicies(t *testing.T) {
 			t.Fatal(err)
 		}
 	})
+
+	t.Run("a template written only in CEL is enforced within 5s", func(t *testing.T) {
+		if err := c.Apply(ctx, celBannedKeysTemplate); err != nil {
+			t.Fatal(err)
+		}
+		err := cluster.Eventually(ctx, 30*time.Second, 250*time.Millisecond, func(ctx context.Context) error {
+			_, _, err := c.Kubectl(ctx, "wait", "--for=condition=established", "--timeout=5s", "crd/k8sbannedconfigmapkeys.constraints.gatekeeper.sh")
+			if err != nil {
+				return err
+			}
+			return c.Apply(ctx, `apiVersion: constraints.gatekeeper.sh/v1beta1
+kind: K8sBannedConfigMapKeys
+metadata: {name: no-passwords}
+spec:
+  match:
+    kinds: [{apiGroups: [""], kinds: [ConfigMap]}]
+  parameters: {keys: [password]}
+`)
+		})
+		if err != nil {
+			t.Fatal(err)
+		}
+		start := time.Now()
+		var stderr string
+		n := 0
+		err = cluster.Eventually(ctx, 5*time.Second, 100*time.Millisecond, func(ctx context.Context) error {
+			n++
+			var err error
+			_, stderr, err = c.Kubectl(ctx, "create", "configmap", fmt.Sprintf("creds-%d", n), "-n", "production", "--from-literal=password=hunter2")
+			if err == nil {
+				return errNotYet("configmap with a banned key admitted")
+			}
+			return nil
+		})
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Logf("CEL constraint enforced %s after kubectl apply", time.Since(start).Round(time.Millisecond))
+		if want := "ConfigMap creds-" + fmt.Sprint(n) + " has banned key(s): password"; !strings.Contains(stderr, want) {
+			t.Errorf("stderr lacks %q:\n%s", want, stderr)
+		}
+		if strings.Contains(stderr, "hunter2") {
+			t.Errorf("the denial shows the secret value:\n%s", stderr)
+		}
+		if _, stderr, err := c.Kubectl(ctx, "create", "configmap", "plain", "-n", "production", "--from-literal=mode=fast"); err != nil {
+			t.Errorf("configmap without banned keys: %v %s", err, stderr)
+		}
+	})
 }
+
+// celBannedKeysTemplate is a ConstraintTemplate with only
+// K8sNativeValidation (CEL) code, as the gatekeeper-library writes them.
+const celBannedKeysTemplate = `apiVersion: templates.gatekeeper.sh/v1
+kind: ConstraintTemplate
+metadata:
+  name: k8sbannedconfigmapkeys
+spec:
+  crd:
+    spec:
+      names:
+        kind: K8sBannedConfigMapKeys
+      validation:
+        openAPIV3Schema:
+          type: object
+          properties:
+            keys:
+              type: array
+              items: {type: string}
+  targets:
+  - target: admission.k8s.gatekeeper.sh
+    code:
+    - engine: K8sNativeValidation
+      source:
+        variables:
+        - name: banned
+          expression: '!has(variables.params.keys) || !has(variables.anyObject.data) ? [] : variables.params.keys.filter(k, k in variables.anyObject.data)'
+        validations:
+        - expression: 'request.operation == "DELETE" || size(variables.banned) == 0'
+          messageExpression: '"ConfigMap " + variables.anyObject.metadata.name + " has banned key(s): " + variables.banned.join(", ")'
+`
 
 // TestBackgroundAudit creates objects that violate policy before bulwark
 // starts, then runs it: PolicyReports (per namespace) and a
