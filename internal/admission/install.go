@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"embed"
 	"fmt"
+	"slices"
 	"sort"
 	"strconv"
 	"strings"
@@ -60,6 +61,8 @@ type InstallOptions struct {
 	// APIServerCIDRs are where the API server is, for the egress
 	// NetworkPolicy; empty allows ports 443 and 6443 to any address.
 	APIServerCIDRs []string
+	// Audit, when set, adds the receiver of the API server's audit webhook.
+	Audit *AuditReceiver
 }
 
 func (o *InstallOptions) defaults() {
@@ -122,17 +125,8 @@ func Manifests(o InstallOptions) ([]map[string]any, error) {
 	if o.Image == "" {
 		return nil, fmt.Errorf("install: no image")
 	}
-	labels := map[string]string{"app.kubernetes.io/name": "bulwark", "app.kubernetes.io/part-of": "bulwark"}
-	for k, v := range o.Labels {
-		labels[k] = v
-	}
-	meta := func(name string, namespaced bool) metav1.ObjectMeta {
-		m := metav1.ObjectMeta{Name: name, Labels: labels}
-		if namespaced {
-			m.Namespace = o.Namespace
-		}
-		return m
-	}
+	meta := installMeta(o)
+	labels := meta("", false).Labels
 	selector := map[string]string{"app.kubernetes.io/name": "bulwark", "app.kubernetes.io/component": "server"}
 	podLabels := map[string]string{"app.kubernetes.io/component": "server"}
 	for k, v := range labels {
@@ -202,6 +196,13 @@ func Manifests(o InstallOptions) ([]map[string]any, error) {
 		},
 	)
 	objs = append(objs, networkPolicies(o, meta, selector)...)
+	if o.Audit != nil {
+		audit, err := auditObjects(o, meta)
+		if err != nil {
+			return nil, err
+		}
+		objs = append(objs, audit...)
+	}
 	wc := WebhookConfig{
 		Service:          &admissionregistrationv1.ServiceReference{Namespace: o.Namespace, Name: ServiceName},
 		CABundle:         o.CABundle,
@@ -215,6 +216,26 @@ func Manifests(o InstallOptions) ([]map[string]any, error) {
 		objs = append(objs, MutatingWebhookConfiguration(wc))
 	}
 
+	return toMaps(objs)
+}
+
+// installMeta names an object of the installation: every object has the
+// installation's labels, and a namespaced one its namespace.
+func installMeta(o InstallOptions) func(name string, namespaced bool) metav1.ObjectMeta {
+	labels := map[string]string{"app.kubernetes.io/name": "bulwark", "app.kubernetes.io/part-of": "bulwark"}
+	for k, v := range o.Labels {
+		labels[k] = v
+	}
+	return func(name string, namespaced bool) metav1.ObjectMeta {
+		m := metav1.ObjectMeta{Name: name, Labels: labels}
+		if namespaced {
+			m.Namespace = o.Namespace
+		}
+		return m
+	}
+}
+
+func toMaps(objs []any) ([]map[string]any, error) {
 	out := make([]map[string]any, 0, len(objs))
 	for _, obj := range objs {
 		m, err := toMap(obj)
@@ -227,8 +248,6 @@ func Manifests(o InstallOptions) ([]map[string]any, error) {
 }
 
 func deployment(o InstallOptions, meta metav1.ObjectMeta, selector, podLabels map[string]string) *appsv1.Deployment {
-	t, f := true, false
-	uid := int64(65532)
 	args := []string{
 		"serve", "--admission",
 		"--listen=:" + strconv.Itoa(httpsPort),
@@ -249,11 +268,19 @@ func deployment(o InstallOptions, meta metav1.ObjectMeta, selector, podLabels ma
 	}
 	zero := intstr.FromInt32(0)
 	one := intstr.FromInt32(1)
-	probe := func(path string) *corev1.Probe {
-		return &corev1.Probe{ProbeHandler: corev1.ProbeHandler{HTTPGet: &corev1.HTTPGetAction{Path: path, Port: intstr.FromString("https"), Scheme: corev1.URISchemeHTTPS}},
-			PeriodSeconds: 5, TimeoutSeconds: 2, FailureThreshold: 3}
-	}
-	expiry := int64(3607)
+	c := serverContainer(o.Image, args, 5, corev1.VolumeMount{Name: "config", MountPath: "/etc/bulwark", ReadOnly: true})
+	// POD_NAME identifies the replica in leader election.
+	c.Env = slices.Insert(c.Env, 1, corev1.EnvVar{Name: "POD_NAME", ValueFrom: &corev1.EnvVarSource{FieldRef: &corev1.ObjectFieldSelector{FieldPath: "metadata.name"}}})
+	spec := serverPodSpec(serviceAccount, 45, c, corev1.Volume{Name: "config", VolumeSource: corev1.VolumeSource{ConfigMap: &corev1.ConfigMapVolumeSource{LocalObjectReference: corev1.LocalObjectReference{Name: configMapName}}}})
+	spec.Affinity = &corev1.Affinity{PodAntiAffinity: &corev1.PodAntiAffinity{
+		PreferredDuringSchedulingIgnoredDuringExecution: []corev1.WeightedPodAffinityTerm{{
+			Weight: 100,
+			PodAffinityTerm: corev1.PodAffinityTerm{
+				LabelSelector: &metav1.LabelSelector{MatchLabels: selector},
+				TopologyKey:   "kubernetes.io/hostname",
+			},
+		}},
+	}}
 	return &appsv1.Deployment{
 		TypeMeta:   tm("apps/v1", "Deployment"),
 		ObjectMeta: meta,
@@ -262,68 +289,75 @@ func deployment(o InstallOptions, meta metav1.ObjectMeta, selector, podLabels ma
 			Selector: &metav1.LabelSelector{MatchLabels: selector},
 			Strategy: appsv1.DeploymentStrategy{Type: appsv1.RollingUpdateDeploymentStrategyType,
 				RollingUpdate: &appsv1.RollingUpdateDeployment{MaxUnavailable: &zero, MaxSurge: &one}},
-			Template: corev1.PodTemplateSpec{
-				ObjectMeta: metav1.ObjectMeta{Labels: podLabels},
-				Spec: corev1.PodSpec{
-					ServiceAccountName:            serviceAccount,
-					AutomountServiceAccountToken:  &f,
-					TerminationGracePeriodSeconds: ptr(int64(45)),
-					SecurityContext: &corev1.PodSecurityContext{
-						RunAsNonRoot: &t, RunAsUser: &uid, RunAsGroup: &uid,
-						SeccompProfile: &corev1.SeccompProfile{Type: corev1.SeccompProfileTypeRuntimeDefault},
-					},
-					Affinity: &corev1.Affinity{PodAntiAffinity: &corev1.PodAntiAffinity{
-						PreferredDuringSchedulingIgnoredDuringExecution: []corev1.WeightedPodAffinityTerm{{
-							Weight: 100,
-							PodAffinityTerm: corev1.PodAffinityTerm{
-								LabelSelector: &metav1.LabelSelector{MatchLabels: selector},
-								TopologyKey:   "kubernetes.io/hostname",
-							},
-						}},
-					}},
-					Containers: []corev1.Container{{
-						Name:            "bulwark",
-						Image:           o.Image,
-						ImagePullPolicy: corev1.PullAlways,
-						Args:            args,
-						Env: []corev1.EnvVar{
-							{Name: "POD_NAMESPACE", ValueFrom: &corev1.EnvVarSource{FieldRef: &corev1.ObjectFieldSelector{FieldPath: "metadata.namespace"}}},
-							{Name: "POD_NAME", ValueFrom: &corev1.EnvVarSource{FieldRef: &corev1.ObjectFieldSelector{FieldPath: "metadata.name"}}},
-							{Name: "GOMEMLIMIT", ValueFrom: &corev1.EnvVarSource{ResourceFieldRef: &corev1.ResourceFieldSelector{Resource: "limits.memory", Divisor: resource.MustParse("1")}}},
-						},
-						Ports: []corev1.ContainerPort{{Name: "https", ContainerPort: httpsPort, Protocol: corev1.ProtocolTCP}},
-						Resources: corev1.ResourceRequirements{
-							Requests: corev1.ResourceList{corev1.ResourceCPU: resource.MustParse("250m"), corev1.ResourceMemory: resource.MustParse("256Mi")},
-							Limits:   corev1.ResourceList{corev1.ResourceCPU: resource.MustParse("2"), corev1.ResourceMemory: resource.MustParse("1Gi")},
-						},
-						ReadinessProbe: probe("/readyz"),
-						LivenessProbe:  probe("/healthz"),
-						SecurityContext: &corev1.SecurityContext{
-							AllowPrivilegeEscalation: &f,
-							ReadOnlyRootFilesystem:   &t,
-							RunAsNonRoot:             &t,
-							Capabilities:             &corev1.Capabilities{Drop: []corev1.Capability{"ALL"}},
-						},
-						VolumeMounts: []corev1.VolumeMount{
-							{Name: "config", MountPath: "/etc/bulwark", ReadOnly: true},
-							// The API token, mounted explicitly: the service
-							// account does not automount it (BW-K8S-005).
-							{Name: "kube-api-access", MountPath: "/var/run/secrets/kubernetes.io/serviceaccount", ReadOnly: true},
-							{Name: "tmp", MountPath: "/tmp"},
-						},
-					}},
-					Volumes: []corev1.Volume{
-						{Name: "config", VolumeSource: corev1.VolumeSource{ConfigMap: &corev1.ConfigMapVolumeSource{LocalObjectReference: corev1.LocalObjectReference{Name: configMapName}}}},
-						{Name: "kube-api-access", VolumeSource: corev1.VolumeSource{Projected: &corev1.ProjectedVolumeSource{Sources: []corev1.VolumeProjection{
-							{ServiceAccountToken: &corev1.ServiceAccountTokenProjection{Path: "token", ExpirationSeconds: &expiry}},
-							{ConfigMap: &corev1.ConfigMapProjection{LocalObjectReference: corev1.LocalObjectReference{Name: "kube-root-ca.crt"}, Items: []corev1.KeyToPath{{Key: "ca.crt", Path: "ca.crt"}}}},
-							{DownwardAPI: &corev1.DownwardAPIProjection{Items: []corev1.DownwardAPIVolumeFile{{Path: "namespace", FieldRef: &corev1.ObjectFieldSelector{FieldPath: "metadata.namespace"}}}}},
-						}}}},
-						{Name: "tmp", VolumeSource: corev1.VolumeSource{EmptyDir: &corev1.EmptyDirVolumeSource{SizeLimit: ptr(resource.MustParse("64Mi"))}}},
-					},
-				},
-			},
+			Template: corev1.PodTemplateSpec{ObjectMeta: metav1.ObjectMeta{Labels: podLabels}, Spec: spec},
 		},
+	}
+}
+
+// serverContainer is a bulwark serve container: non-root, read-only root
+// filesystem, no capabilities, limits, GOMEMLIMIT from the memory limit,
+// HTTPS probes every probeSeconds, the API token and /tmp mounted besides
+// mounts.
+func serverContainer(image string, args []string, probeSeconds int32, mounts ...corev1.VolumeMount) corev1.Container {
+	t, f := true, false
+	probe := func(path string) *corev1.Probe {
+		return &corev1.Probe{ProbeHandler: corev1.ProbeHandler{HTTPGet: &corev1.HTTPGetAction{Path: path, Port: intstr.FromString("https"), Scheme: corev1.URISchemeHTTPS}},
+			PeriodSeconds: probeSeconds, TimeoutSeconds: 2, FailureThreshold: 3}
+	}
+	return corev1.Container{
+		Name:            "bulwark",
+		Image:           image,
+		ImagePullPolicy: corev1.PullAlways,
+		Args:            args,
+		Env: []corev1.EnvVar{
+			{Name: "POD_NAMESPACE", ValueFrom: &corev1.EnvVarSource{FieldRef: &corev1.ObjectFieldSelector{FieldPath: "metadata.namespace"}}},
+			{Name: "GOMEMLIMIT", ValueFrom: &corev1.EnvVarSource{ResourceFieldRef: &corev1.ResourceFieldSelector{Resource: "limits.memory", Divisor: resource.MustParse("1")}}},
+		},
+		Ports: []corev1.ContainerPort{{Name: "https", ContainerPort: httpsPort, Protocol: corev1.ProtocolTCP}},
+		Resources: corev1.ResourceRequirements{
+			Requests: corev1.ResourceList{corev1.ResourceCPU: resource.MustParse("250m"), corev1.ResourceMemory: resource.MustParse("256Mi")},
+			Limits:   corev1.ResourceList{corev1.ResourceCPU: resource.MustParse("2"), corev1.ResourceMemory: resource.MustParse("1Gi")},
+		},
+		ReadinessProbe: probe("/readyz"),
+		LivenessProbe:  probe("/healthz"),
+		SecurityContext: &corev1.SecurityContext{
+			AllowPrivilegeEscalation: &f,
+			ReadOnlyRootFilesystem:   &t,
+			RunAsNonRoot:             &t,
+			Capabilities:             &corev1.Capabilities{Drop: []corev1.Capability{"ALL"}},
+		},
+		VolumeMounts: append(mounts,
+			// The API token, mounted explicitly: the service account does
+			// not automount it (BW-K8S-005).
+			corev1.VolumeMount{Name: "kube-api-access", MountPath: "/var/run/secrets/kubernetes.io/serviceaccount", ReadOnly: true},
+			corev1.VolumeMount{Name: "tmp", MountPath: "/tmp"},
+		),
+	}
+}
+
+// serverPodSpec runs container c as UID 65532 under service account sa,
+// with the volumes besides the API token and /tmp.
+func serverPodSpec(sa string, graceSeconds int64, c corev1.Container, volumes ...corev1.Volume) corev1.PodSpec {
+	t, f := true, false
+	uid := int64(65532)
+	expiry := int64(3607)
+	return corev1.PodSpec{
+		ServiceAccountName:            sa,
+		AutomountServiceAccountToken:  &f,
+		TerminationGracePeriodSeconds: &graceSeconds,
+		SecurityContext: &corev1.PodSecurityContext{
+			RunAsNonRoot: &t, RunAsUser: &uid, RunAsGroup: &uid,
+			SeccompProfile: &corev1.SeccompProfile{Type: corev1.SeccompProfileTypeRuntimeDefault},
+		},
+		Containers: []corev1.Container{c},
+		Volumes: append(volumes,
+			corev1.Volume{Name: "kube-api-access", VolumeSource: corev1.VolumeSource{Projected: &corev1.ProjectedVolumeSource{Sources: []corev1.VolumeProjection{
+				{ServiceAccountToken: &corev1.ServiceAccountTokenProjection{Path: "token", ExpirationSeconds: &expiry}},
+				{ConfigMap: &corev1.ConfigMapProjection{LocalObjectReference: corev1.LocalObjectReference{Name: "kube-root-ca.crt"}, Items: []corev1.KeyToPath{{Key: "ca.crt", Path: "ca.crt"}}}},
+				{DownwardAPI: &corev1.DownwardAPIProjection{Items: []corev1.DownwardAPIVolumeFile{{Path: "namespace", FieldRef: &corev1.ObjectFieldSelector{FieldPath: "metadata.namespace"}}}}},
+			}}}},
+			corev1.Volume{Name: "tmp", VolumeSource: corev1.VolumeSource{EmptyDir: &corev1.EmptyDirVolumeSource{SizeLimit: ptr(resource.MustParse("64Mi"))}}},
+		),
 	}
 }
 
@@ -341,10 +375,7 @@ func networkPolicies(o InstallOptions, meta func(string, bool) metav1.ObjectMeta
 		return &networkingv1.NetworkPolicy{TypeMeta: tm("networking.k8s.io/v1", "NetworkPolicy"), ObjectMeta: meta(name, true), Spec: spec}
 	}
 	both := []networkingv1.PolicyType{networkingv1.PolicyTypeIngress, networkingv1.PolicyTypeEgress}
-	var apiServer []networkingv1.NetworkPolicyPeer
-	for _, c := range o.APIServerCIDRs {
-		apiServer = append(apiServer, networkingv1.NetworkPolicyPeer{IPBlock: &networkingv1.IPBlock{CIDR: c}})
-	}
+	apiServer := cidrPeers(o.APIServerCIDRs)
 	return []any{
 		np("default-deny", networkingv1.NetworkPolicySpec{PodSelector: metav1.LabelSelector{}, PolicyTypes: both}),
 		np("bulwark", networkingv1.NetworkPolicySpec{

@@ -24,6 +24,7 @@ func installed(t *testing.T) string {
 		Mutation:         admission.Mutation{ImagePullPolicyAlways: true},
 		APIServerCIDRs:   []string{"10.0.0.1/32"},
 		ExemptNamespaces: []string{"kube-system"},
+		Audit:            &admission.AuditReceiver{StorageClass: "managed-csi", SinkCIDRs: []string{"10.20.0.0/24"}},
 	})
 	if err != nil {
 		t.Fatal(err)

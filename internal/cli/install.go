@@ -5,11 +5,13 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"net"
 	"os"
 	"strings"
 	"time"
 
 	"github.com/spf13/cobra"
+	"k8s.io/apimachinery/pkg/api/resource"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"k8s.io/apimachinery/pkg/types"
@@ -36,6 +38,11 @@ type installFlags struct {
 	apiServerCIDR []string
 	kubeconfig    string
 	kubecontext   string
+	audit         bool
+	auditSize     string
+	auditClass    string
+	auditRetain   string
+	auditSinks    []string
 }
 
 func newInstallCommand(s Streams) *cobra.Command {
@@ -48,14 +55,18 @@ ConstraintTemplate and PolicyReport CRDs, the namespace, least-privilege RBAC,
 bulwark.yaml in a ConfigMap, a Deployment (2 replicas, non-root, read-only root
 filesystem, limits) with its PodDisruptionBudget, Service and NetworkPolicies,
 and the webhook configurations (failurePolicy, timeoutSeconds, a
-namespaceSelector that leaves out the exempt namespaces). With --apply they are
-applied to the cluster (server-side apply) instead.
+namespaceSelector that leaves out the exempt namespaces). With --audit it adds
+the receiver of the API server's audit webhook (bulwark serve --audit): a
+one-replica StatefulSet with a volume, its Service, NetworkPolicy and RBAC; its
+token and TLS Secrets are yours to create. With --apply they are applied to the
+cluster (server-side apply) instead.
 
 Bulwark issues its own serving certificate, keeps it in a Secret of its
 namespace and patches the CA bundle into the webhook configurations; give
 --ca-bundle-file when you provide the certificate yourself.`,
 		Example: `  bulwark install --config bulwark.yaml > bulwark.yaml.out && kubectl apply -f bulwark.yaml.out
-  bulwark install --apply --failure-policy fail --mutate`,
+  bulwark install --apply --failure-policy fail --mutate
+  bulwark install --audit --audit-storage-class managed-csi --audit-sink-cidr 10.20.0.0/24`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			return runInstall(cmd.Context(), s, f)
@@ -74,6 +85,11 @@ namespace and patches the CA bundle into the webhook configurations; give
 	fl.StringArrayVar(&f.labels, "label", []string{"cost-center=platform-security"}, "KEY=VALUE label put on every object (repeatable)")
 	fl.StringVar(&f.caBundleFile, "ca-bundle-file", "", "PEM CA bundle for the webhook configurations (only when you provide bulwark's certificate)")
 	fl.StringArrayVar(&f.apiServerCIDR, "api-server-cidr", nil, "CIDR of the API server's addresses, the only egress allowed on 443/6443 besides DNS (repeatable; default: any address)")
+	fl.BoolVar(&f.audit, "audit", false, "also install the receiver of the API server's audit webhook (bulwark serve --audit, a StatefulSet with a volume)")
+	fl.StringVar(&f.auditSize, "audit-storage-size", "20Gi", "size of the audit receiver's volume (archive journal, index, alert spools)")
+	fl.StringVar(&f.auditClass, "audit-storage-class", "", "StorageClass of the audit receiver's volume (default: the cluster's default)")
+	fl.StringVar(&f.auditRetain, "audit-retention", "2160h", "how long the audit receiver keeps archived events (--audit-retention of serve)")
+	fl.StringArrayVar(&f.auditSinks, "audit-sink-cidr", nil, "CIDR of the alert sinks (SIEM syslog on 6514, HTTPS on 443), the audit receiver's only egress on those ports besides the API server and DNS (repeatable; default: any address)")
 	fl.StringVar(&f.kubeconfig, "kubeconfig", "", "kubeconfig for --apply")
 	fl.StringVar(&f.kubecontext, "context", "", "kubeconfig context for --apply")
 	return cmd
@@ -119,6 +135,32 @@ func runInstall(ctx context.Context, s Streams, f *installFlags) error {
 	if image == "" {
 		image = admission.DefaultImageRepo + ":" + Version
 	}
+	for _, flag := range []struct {
+		name  string
+		cidrs []string
+	}{{"--api-server-cidr", f.apiServerCIDR}, {"--audit-sink-cidr", f.auditSinks}} {
+		for _, c := range flag.cidrs {
+			if _, _, err := net.ParseCIDR(c); err != nil {
+				return usageError(fmt.Errorf("%s %q is not a CIDR (e.g. 10.0.0.0/16)", flag.name, c))
+			}
+		}
+	}
+	var audit *admission.AuditReceiver
+	if f.audit {
+		if _, err := resource.ParseQuantity(f.auditSize); err != nil {
+			return usageError(fmt.Errorf("--audit-storage-size %q: %w", f.auditSize, err))
+		}
+		if d, err := time.ParseDuration(f.auditRetain); err != nil || d <= 0 {
+			return usageError(fmt.Errorf("--audit-retention %q is not a positive duration (e.g. 2160h)", f.auditRetain))
+		}
+		audit = &admission.AuditReceiver{StorageSize: f.auditSize, StorageClass: f.auditClass, Retention: f.auditRetain, SinkCIDRs: f.auditSinks}
+		fmt.Fprintf(s.Err, `The audit receiver needs two Secrets in namespace %[1]s that you create:
+  kubectl -n %[1]s create secret generic %[2]s --from-literal=tokens="$(openssl rand -hex 32)"
+  kubectl -n %[1]s create secret tls %[3]s --cert=tls.crt --key=tls.key   # for %[4]s.%[1]s.svc
+and the API server's --audit-webhook-config-file must send that token and trust that CA
+(deploy/audit/webhook-kubeconfig.yaml, deploy/audit/policy.yaml; see docs/audit.md).
+`, f.namespace, admission.AuditTokenSecret, admission.AuditTLSSecret, admission.AuditName)
+	}
 	objs, err := admission.Manifests(admission.InstallOptions{
 		Namespace:        f.namespace,
 		Image:            image,
@@ -131,6 +173,7 @@ func runInstall(ctx context.Context, s Streams, f *installFlags) error {
 		Labels:           labels,
 		CABundle:         caBundle,
 		APIServerCIDRs:   f.apiServerCIDR,
+		Audit:            audit,
 	})
 	if err != nil {
 		return err
