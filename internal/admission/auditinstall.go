@@ -131,14 +131,7 @@ func auditObjects(o InstallOptions, meta func(string, bool) metav1.ObjectMeta) (
 			RoleRef:  rbacv1.RoleRef{APIGroup: "rbac.authorization.k8s.io", Kind: "ClusterRole", Name: AuditName},
 			Subjects: []rbacv1.Subject{{Kind: "ServiceAccount", Name: AuditName, Namespace: o.Namespace}},
 		},
-		&corev1.Service{
-			TypeMeta: tm("v1", "Service"), ObjectMeta: auditMeta(AuditName, true),
-			Spec: corev1.ServiceSpec{
-				Type:     corev1.ServiceTypeClusterIP,
-				Selector: selector,
-				Ports:    []corev1.ServicePort{{Name: "https", Port: 443, TargetPort: intstr.FromString("https"), Protocol: corev1.ProtocolTCP}},
-			},
-		},
+		httpsService(auditMeta(AuditName, true), selector),
 		&appsv1.StatefulSet{
 			TypeMeta: tm("apps/v1", "StatefulSet"), ObjectMeta: auditMeta(AuditName, true),
 			Spec: appsv1.StatefulSetSpec{

@@ -182,14 +182,7 @@ func Manifests(o InstallOptions) ([]map[string]any, error) {
 		},
 		&corev1.ConfigMap{TypeMeta: tm("v1", "ConfigMap"), ObjectMeta: meta(configMapName, true), Data: map[string]string{"bulwark.yaml": string(o.Config)}},
 		deployment(o, meta("bulwark", true), selector, podLabels),
-		&corev1.Service{
-			TypeMeta: tm("v1", "Service"), ObjectMeta: meta(ServiceName, true),
-			Spec: corev1.ServiceSpec{
-				Type:     corev1.ServiceTypeClusterIP,
-				Selector: selector,
-				Ports:    []corev1.ServicePort{{Name: "https", Port: 443, TargetPort: intstr.FromString("https"), Protocol: corev1.ProtocolTCP}},
-			},
-		},
+		httpsService(meta(ServiceName, true), selector),
 		&policyv1.PodDisruptionBudget{
 			TypeMeta: tm("policy/v1", "PodDisruptionBudget"), ObjectMeta: meta("bulwark", true),
 			Spec: policyv1.PodDisruptionBudgetSpec{MinAvailable: ptr(intstr.FromInt32(1)), Selector: &metav1.LabelSelector{MatchLabels: selector}},
@@ -290,6 +283,19 @@ func deployment(o InstallOptions, meta metav1.ObjectMeta, selector, podLabels ma
 			Strategy: appsv1.DeploymentStrategy{Type: appsv1.RollingUpdateDeploymentStrategyType,
 				RollingUpdate: &appsv1.RollingUpdateDeployment{MaxUnavailable: &zero, MaxSurge: &one}},
 			Template: corev1.PodTemplateSpec{ObjectMeta: metav1.ObjectMeta{Labels: podLabels}, Spec: spec},
+		},
+	}
+}
+
+// httpsService is a ClusterIP Service on 443 for the https port of the
+// pods selector selects.
+func httpsService(meta metav1.ObjectMeta, selector map[string]string) *corev1.Service {
+	return &corev1.Service{
+		TypeMeta: tm("v1", "Service"), ObjectMeta: meta,
+		Spec: corev1.ServiceSpec{
+			Type:     corev1.ServiceTypeClusterIP,
+			Selector: selector,
+			Ports:    []corev1.ServicePort{{Name: "https", Port: 443, TargetPort: intstr.FromString("https"), Protocol: corev1.ProtocolTCP}},
 		},
 	}
 }
