@@ -1,6 +1,8 @@
 package policy
 
 import (
+	"sync"
+
 	"github.com/open-policy-agent/opa/v1/ast"
 	"github.com/open-policy-agent/opa/v1/rego"
 )
@@ -22,20 +24,28 @@ violation[{"msg": r.msg, "details": {"check": r.check, "level": input.parameters
 }
 `
 
-var nativeRules = []struct {
+type nativeRule struct {
 	rule *ast.Rule
 	fn   evalFunc
-}{
-	{mustRule(podSecurityRule), (*evaluation).podSecurity},
 }
 
-func mustRule(src string) *ast.Rule {
-	m, err := ast.ParseModuleWithOpts("native.rego", src, ast.ParserOptions{RegoVersion: ast.RegoV0})
-	if err != nil || len(m.Rules) != 1 {
-		panic("native rule does not parse: " + src)
+// nativeRules are the rules evaluated natively. A rule that does not
+// parse (TestNativeOf parses each) is left out, so its templates run as
+// Rego.
+var nativeRules = sync.OnceValue(func() []nativeRule {
+	var out []nativeRule
+	for _, n := range []struct {
+		src string
+		fn  evalFunc
+	}{{podSecurityRule, (*evaluation).podSecurity}} {
+		m, err := ast.ParseModuleWithOpts("native.rego", n.src, ast.ParserOptions{RegoVersion: ast.RegoV0})
+		if err != nil || len(m.Rules) != 1 {
+			continue
+		}
+		out = append(out, nativeRule{m.Rules[0], n.fn})
 	}
-	return m.Rules[0]
-}
+	return out
+})
 
 // nativeOf returns the native evaluation of a template made of modules,
 // or nil.
@@ -55,7 +65,7 @@ func nativeOf(modules []*ast.Module) evalFunc {
 		}
 	}
 	r := m.Rules[0]
-	for _, n := range nativeRules {
+	for _, n := range nativeRules() {
 		if r.Default == n.rule.Default && r.Else == nil && r.Head.Compare(n.rule.Head) == 0 && r.Body.Compare(n.rule.Body) == 0 {
 			return n.fn
 		}
